@@ -1,0 +1,259 @@
+/* runtime/internal.h - the runtime's data structures (not public). */
+#ifndef ACTO_INTERNAL_H
+#define ACTO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ck_epoch.h>
+#include <msgpack.h>
+
+#include "acto/acto.h"
+#include "atomic.h"
+#include "mailbox.h"
+#include "runq.h"
+
+#define ACTO_CACHELINE 64
+#define ACTO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ACTO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ACTO_CONTAINER(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+typedef struct acto_worker acto_worker_t;
+typedef struct acto_actor acto_actor_t;
+
+/* ---- messages ------------------------------------------------------------
+ * Allocated from size classes (64 B .. 4 KiB, header included).  The body
+ * lives inline after the header while it fits, else in a malloc'd buffer. */
+#define MSG_NCLASS 7
+#define MSG_CLASS_MIN 64u
+#define MSG_CLASS_MAX 4096u
+
+enum { MSG_F_EXTERNAL = 1, MSG_F_NOMEM = 2, MSG_F_TOOBIG = 4 };
+
+struct acto_msg {
+    acto_mnode_t node;      /* mailbox link: must stay first */
+    uint32_t type;
+    uint32_t size;          /* body bytes used */
+    acto_pid_t from;
+    uint8_t *body;          /* inline area or malloc'd */
+    uint32_t cap;           /* body capacity */
+    uint8_t cls;            /* size class of this block */
+    uint8_t flags;
+    uint16_t pad_;
+    uint64_t id;            /* for tracing: unique per runtime when set */
+};
+#define MSG_HDR sizeof(struct acto_msg)
+
+/* System messages: handled by the runtime, never seen by receive. */
+enum {
+    SYS_MONITOR = 0xFFFFFF01u,   /* [watcher, ref] */
+    SYS_DEMONITOR,               /* [watcher, ref] */
+    SYS_LINK,                    /* [pid] */
+    SYS_UNLINK,                  /* [pid] */
+    SYS_LINK_EXIT,               /* [pid, reason]: a linked actor exited */
+    SYS_KILL,                    /* [pid, reason]: acto_kill */
+};
+
+/* ---- free-block caches ----------------------------------------------------
+ * Each context keeps LIFO free lists per class; surplus moves to the
+ * runtime's depot in chains of CACHE_MAG blocks, and empty lists refill
+ * from it (magazines, after Bonwick).  Class MSG_NCLASS holds actor slots. */
+#define CACHE_NKIND (MSG_NCLASS + 1)
+#define CACHE_SLOTS MSG_NCLASS
+#define CACHE_MAG 128u
+
+typedef struct acto_fblk {
+    struct acto_fblk *next;        /* within a list / chain */
+    struct acto_fblk *chain_next;  /* depot: next chain (first block only) */
+    uint32_t count;                /* depot: blocks in this chain */
+} acto_fblk_t;
+
+typedef struct acto_cache {
+    acto_fblk_t *head[CACHE_NKIND];
+    uint32_t n[CACHE_NKIND];
+    char *span, *span_end;         /* fresh arena memory being carved */
+    uint32_t slot_next, slot_end;  /* fresh slot indices */
+} acto_cache_t;
+
+/* ---- actors ---------------------------------------------------------------
+ * One 128-byte slot per actor, in one table indexed by pid slot.  The table
+ * is reserved virtual memory, so slots never move and never unmap while the
+ * runtime lives: a stale pid always points at readable memory whose `pid`
+ * field tells whether it is still the same actor. */
+#define ACTOR_SLOT_SIZE 128u
+#define ACTOR_INLINE_STATE 40u
+
+typedef struct acto_link_set {
+    acto_pid_t *v;
+    uint32_t n, cap;
+} acto_pidvec_t;
+
+typedef struct acto_monitor_rec {
+    acto_pid_t watcher;
+    uint64_t ref;
+} acto_monitor_rec_t;
+
+typedef struct acto_actor_ext {   /* rarely used parts, allocated lazily */
+    acto_pidvec_t links;
+    acto_monitor_rec_t *mon;
+    uint32_t nmon, capmon;
+    bool trap_exit;
+} acto_actor_ext_t;
+
+struct acto_actor {
+    acto_mailbox_t mb;             /* 0: 24 bytes */
+    acto_pid_t pid;                /* 24: the live pid, 0 once exiting */
+    const acto_behavior_t *beh;    /* 32 */
+    void *state;                   /* 40 */
+    acto_actor_t *runq_next;       /* 48: global queue link */
+    acto_actor_ext_t *ext;         /* 56 */
+    ck_epoch_entry_t epoch_entry;  /* 64: deferred cleanup */
+    uint32_t gen;                  /* 80: generation of the last pid */
+    uint32_t flags;                /* 84 */
+    unsigned char inline_state[ACTOR_INLINE_STATE];  /* 88 */
+};
+_Static_assert(sizeof(struct acto_actor) == ACTOR_SLOT_SIZE, "actor slot size");
+_Static_assert(offsetof(struct acto_actor, pid) >= sizeof(acto_fblk_t),
+               "a free slot's list link must not overlap its pid");
+
+/* ---- contexts -------------------------------------------------------------
+ * Everything a thread needs to act: its cache, its epoch record, the actor
+ * it is running.  Each worker owns one; foreign threads use the root
+ * context (under a lock) or their own attached one. */
+enum { CTX_WORKER, CTX_ROOT, CTX_ATTACHED };
+
+struct acto_ctx {
+    acto_runtime_t *rt;
+    acto_worker_t *w;              /* NULL unless CTX_WORKER */
+    acto_actor_t *self;            /* running actor, or NULL */
+    acto_msg_t *cur;               /* message being received */
+    int kind;
+    bool cur_taken;                /* cur was forwarded */
+    bool exit_req;
+    bool zone_used;
+    int64_t exit_reason;
+    ck_epoch_record_t *epoch;
+    acto_cache_t cache;
+    msgpack_zone *zone;            /* for acto_msg_unpack; lazily created */
+    uint64_t spawned, exited, messages, dead_letters;
+    struct acto_ctx *all_next;     /* runtime's list of contexts */
+};
+
+/* ---- workers -------------------------------------------------------------- */
+enum { PARK_RUNNING = 0, PARK_PARKED = 1, PARK_NOTIFIED = 2 };
+
+struct acto_worker {
+    acto_runq_t rq;                /* stealable runnable actors */
+    acto_actor_t *next;            /* LIFO slot: owner only, not stealable */
+    unsigned next_streak;
+    unsigned index;
+    uint32_t park;                 /* futex word: PARK_* */
+    uint32_t deferred;             /* cleanups waiting for a grace period */
+    uint64_t rng;
+    uint64_t tick;
+    acto_runtime_t *rt;
+    pthread_t thread;
+    acto_ctx_t ctx;
+    uint64_t steals, stolen, sleeps, wakeups, runs;
+} __attribute__((aligned(ACTO_CACHELINE)));
+
+/* ---- the runtime ---------------------------------------------------------- */
+struct acto_runtime {
+    acto_config_t cfg;
+    unsigned nworkers;
+    unsigned batch;
+    acto_worker_t *workers;
+
+    char *slots;                   /* actor table (reserved) */
+    uint64_t max_slots;
+    size_t slots_bytes;
+    uint32_t slot_hwm;             /* fresh slots handed out so far */
+
+    char *arena;                   /* message / state memory (reserved) */
+    size_t arena_size;
+    uint64_t arena_used;
+
+    pthread_mutex_t depot_lock;
+    acto_fblk_t *depot[CACHE_NKIND];
+
+    /* global run queue: foreign spawns/sends and spills */
+    pthread_mutex_t gq_lock;
+    acto_actor_t *gq_head, *gq_tail;
+    uint64_t gq_len;
+
+    uint32_t nidle;                /* workers with park == PARKED */
+    uint32_t nsearching;           /* workers looking for work */
+    uint64_t refs;                 /* user refs (+ I/O, timers later) */
+    uint32_t running;              /* run is executing */
+    uint32_t exiting;              /* workers must leave their loop */
+    uint32_t done;                 /* futex word run waits on */
+    uint32_t wake_rr;
+
+    ck_epoch_t epoch;
+
+    acto_ctx_t root;
+    pthread_mutex_t root_lock;
+
+    pthread_mutex_t ctx_lock;      /* guards `contexts` and `retired` */
+    acto_ctx_t *contexts;          /* all live contexts, for stats */
+    acto_stats_t retired;          /* counters of detached contexts */
+    uint64_t dead_letters;         /* atomic: dead letters from any thread */
+    uint64_t msg_seq;
+};
+
+/* ---- internal API ---------------------------------------------------------- */
+extern __thread acto_ctx_t *acto_tls_ctx;
+
+/* memory (memory.c) */
+int  mem_init(acto_runtime_t *rt);
+void mem_destroy(acto_runtime_t *rt);
+void *cache_alloc(acto_ctx_t *ctx, unsigned kind);
+void cache_free(acto_ctx_t *ctx, unsigned kind, void *p);
+void cache_flush(acto_ctx_t *ctx);
+acto_actor_t *slot_alloc(acto_ctx_t *ctx, uint32_t *index);
+void slot_free(acto_ctx_t *ctx, acto_actor_t *a);
+static inline acto_actor_t *slot_at(acto_runtime_t *rt, uint32_t i)
+{ return (acto_actor_t *)(rt->slots + (size_t)i * ACTOR_SLOT_SIZE); }
+static inline uint32_t slot_index(acto_runtime_t *rt, const acto_actor_t *a)
+{ return (uint32_t)(((const char *)a - rt->slots) / ACTOR_SLOT_SIZE); }
+unsigned size_class(size_t total);
+
+/* messages (msg.c) */
+acto_msg_t *msg_alloc(acto_ctx_t *ctx, uint32_t type, size_t cap);
+void msg_free(acto_ctx_t *ctx, acto_msg_t *m);
+int  msg_send_from(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m);
+int  msg_send_sys(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, uint32_t type,
+                  acto_pid_t a, int64_t b, uint64_t c, int nargs);
+int  msg_scan_sys(const acto_msg_t *m, acto_pid_t *a, int64_t *b, uint64_t *c);
+void ctx_zone_reset(acto_ctx_t *ctx);
+
+/* actors (actor.c) */
+void actor_run(acto_ctx_t *ctx, acto_actor_t *a);
+void actor_exit(acto_ctx_t *ctx, acto_actor_t *a, int64_t reason);
+void actor_shutdown_all(acto_runtime_t *rt);
+
+/* scheduling (sched.c) */
+void sched_wake_send(acto_ctx_t *ctx, acto_actor_t *a);
+void sched_push(acto_ctx_t *ctx, acto_actor_t *a);
+void sched_notify(acto_runtime_t *rt);
+void sched_gq_push(acto_runtime_t *rt, acto_actor_t **v, uint32_t n);
+void *worker_main(void *arg);
+void sched_signal_done(acto_runtime_t *rt);
+void sched_wake_all(acto_runtime_t *rt);
+void sched_kick(acto_runtime_t *rt);
+
+/* contexts (runtime.c) */
+
+void ctx_lock(acto_ctx_t *ctx);
+void ctx_unlock(acto_ctx_t *ctx);
+static inline void ctx_epoch_begin(acto_ctx_t *ctx)
+{ if (ctx->kind != CTX_WORKER) ck_epoch_begin(ctx->epoch, NULL); }
+static inline void ctx_epoch_end(acto_ctx_t *ctx)
+{ if (ctx->kind != CTX_WORKER) ck_epoch_end(ctx->epoch, NULL); }
+
+/* park.c: futex */
+void park_wait(uint32_t *word, uint32_t val, int64_t timeout_ns);
+void park_wake(uint32_t *word, int n);
+
+#endif
