@@ -245,8 +245,13 @@ void sched_kick(acto_runtime_t *rt);
 
 /* contexts (runtime.c) */
 
-void ctx_lock(acto_ctx_t *ctx);
-void ctx_unlock(acto_ctx_t *ctx);
+void ctx_lock_root(acto_ctx_t *ctx);
+void ctx_unlock_root(acto_ctx_t *ctx);
+/* Only the shared root context needs a lock. */
+static inline void ctx_lock(acto_ctx_t *ctx)
+{ if (ACTO_UNLIKELY(ctx->kind == CTX_ROOT)) ctx_lock_root(ctx); }
+static inline void ctx_unlock(acto_ctx_t *ctx)
+{ if (ACTO_UNLIKELY(ctx->kind == CTX_ROOT)) ctx_unlock_root(ctx); }
 static inline void ctx_epoch_begin(acto_ctx_t *ctx)
 { if (ctx->kind != CTX_WORKER) ck_epoch_begin(ctx->epoch, NULL); }
 static inline void ctx_epoch_end(acto_ctx_t *ctx)

@@ -58,15 +58,12 @@ void mem_destroy(acto_runtime_t *rt)
     pthread_mutex_destroy(&rt->depot_lock);
 }
 
+/* Smallest class holding `total` bytes; >= MSG_NCLASS if none does. */
 unsigned size_class(size_t total)
 {
-    unsigned c = 0;
-    size_t sz = MSG_CLASS_MIN;
-    while (sz < total) {
-        sz <<= 1;
-        c++;
-    }
-    return c;   /* == MSG_NCLASS when total > MSG_CLASS_MAX */
+    if (total <= MSG_CLASS_MIN)
+        return 0;
+    return (unsigned)(64 - __builtin_clzll((unsigned long long)total - 1)) - 6;
 }
 
 static size_t kind_size(unsigned kind) { return (size_t)MSG_CLASS_MIN << kind; }

@@ -217,34 +217,32 @@ int acto_send_empty(acto_ctx_t *ctx, acto_pid_t to, uint32_t type)
     return acto_send(ctx, to, type, NULL, 0);
 }
 
-/* Small scalar bodies: pack on the stack, then one copy into the block. */
-#define PACK_SMALL(ctx, to, type, PACKCALL)                                   \
+/* Scalar bodies are packed straight into a fresh 64-byte block. */
+#define SEND_SCALAR(ctx, to, type, PACK)                                      \
     do {                                                                      \
-        struct { char b[16]; size_t n; } sb_ = { .n = 0 };                    \
-        msgpack_packer pk_;                                                   \
-        msgpack_packer_init(&pk_, &sb_, small_write);                         \
-        PACKCALL;                                                             \
-        return acto_send(ctx, to, type, sb_.b, sb_.n);                        \
+        if (!ctx || type >= ACTO_MSG_SYSTEM)                                  \
+            return ACTO_EINVAL;                                               \
+        ctx_lock(ctx);                                                        \
+        int rc_ = ACTO_ENOMEM;                                                \
+        acto_msg_t *m_ = msg_alloc(ctx, type, 9);                             \
+        if (m_) {                                                             \
+            msgpack_packer pk_;                                               \
+            acto_msg_packer(m_, &pk_);                                        \
+            PACK;                                                             \
+            rc_ = msg_send_from(ctx, ctx_pid(ctx), to, m_);                   \
+        }                                                                     \
+        ctx_unlock(ctx);                                                      \
+        return rc_;                                                           \
     } while (0)
 
-static int small_write(void *data, const char *buf, size_t len)
-{
-    struct { char b[16]; size_t n; } *sb = data;
-    if (sb->n + len > sizeof(sb->b))
-        return -1;
-    memcpy(sb->b + sb->n, buf, len);
-    sb->n += len;
-    return 0;
-}
-
 int acto_send_i64(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, int64_t v)
-{ PACK_SMALL(ctx, to, type, msgpack_pack_int64(&pk_, v)); }
+{ SEND_SCALAR(ctx, to, type, msgpack_pack_int64(&pk_, v)); }
 
 int acto_send_u64(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, uint64_t v)
-{ PACK_SMALL(ctx, to, type, msgpack_pack_uint64(&pk_, v)); }
+{ SEND_SCALAR(ctx, to, type, msgpack_pack_uint64(&pk_, v)); }
 
 int acto_send_f64(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, double v)
-{ PACK_SMALL(ctx, to, type, msgpack_pack_double(&pk_, v)); }
+{ SEND_SCALAR(ctx, to, type, msgpack_pack_double(&pk_, v)); }
 
 static int send_packed(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, size_t hint,
                        int (*fill)(msgpack_packer *, const void *, size_t),

@@ -58,16 +58,14 @@ static void ctx_unlist(acto_ctx_t *ctx)
     pthread_mutex_unlock(&rt->ctx_lock);
 }
 
-void ctx_lock(acto_ctx_t *ctx)
+void ctx_lock_root(acto_ctx_t *ctx)
 {
-    if (ctx->kind == CTX_ROOT)
-        pthread_mutex_lock(&ctx->rt->root_lock);
+    pthread_mutex_lock(&ctx->rt->root_lock);
 }
 
-void ctx_unlock(acto_ctx_t *ctx)
+void ctx_unlock_root(acto_ctx_t *ctx)
 {
-    if (ctx->kind == CTX_ROOT)
-        pthread_mutex_unlock(&ctx->rt->root_lock);
+    pthread_mutex_unlock(&ctx->rt->root_lock);
 }
 
 acto_ctx_t *acto_root(acto_runtime_t *rt)

@@ -36,7 +36,8 @@ typedef struct acto_behavior {
     /* Handles one message.  The message and its body are valid until
      * return.  A negative return makes the actor exit with ACTO_EXIT_ERROR. */
     int (*receive)(acto_ctx_t *ctx, void *state, const acto_msg_t *msg);
-    /* Runs once when the actor exits, for any reason. */
+    /* Runs once when the actor exits, for any reason (also at
+     * acto_runtime_free, with ACTO_EXIT_SHUTDOWN), but not if init failed. */
     void (*terminate)(acto_ctx_t *ctx, void *state, int64_t reason);
 } acto_behavior_t;
 
