@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# scripts/demo.sh - build acto (Release) and show what it does.
+#
+#   scripts/demo.sh            every demo step
+#   scripts/demo.sh STEP...    only those steps (see STEPS below)
+#
+# Installs missing Debian packages first (scripts/deps.sh).  The build goes
+# to build/demo (ACTO_BUILD_ROOT overrides build/).  To add a demo: write a
+# function demo_<name> and add <name> to STEPS.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_ROOT=${ACTO_BUILD_ROOT:-$repo/build}
+BUILD=$BUILD_ROOT/demo
+JOBS=${JOBS:-2}
+
+STEPS=(hello counter pingpong)
+
+say() { printf '\n==== %s ====\n' "$*"; }
+
+# run DESCRIPTION COMMAND...: show the command, run it.
+run() {
+    local what=$1; shift
+    echo "\$ ${*#"$repo/"}    # $what"
+    "$@"
+}
+
+demo_hello() {
+    say "hello: one actor receives a string and exits"
+    run "spawn, send, run until quiescent" "$BUILD/examples/hello"
+}
+
+demo_counter() {
+    say "counter: an actor that owns state (ADD 1..100, then GET)"
+    run "main drives it through acto_root(rt)" "$BUILD/examples/counter"
+}
+
+demo_pingpong() {
+    say "pingpong: two actors bounce one message"
+    run "100000 messages (the default)" "$BUILD/examples/pingpong"
+    run "1000000 messages" "$BUILD/examples/pingpong" 1000000
+}
+
+for s in "$@"; do
+    declare -F "demo_$s" >/dev/null || { echo "demo.sh: unknown step '$s' (steps: ${STEPS[*]})" >&2; exit 2; }
+done
+(($#)) && STEPS=("$@")
+
+"$repo/scripts/deps.sh"
+
+say "build (Release) in $BUILD"
+if [[ -f "$BUILD/CMakeCache.txt" ]] &&
+   ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$repo" "$BUILD/CMakeCache.txt"; then
+    rm -rf "$BUILD"
+fi
+log=$BUILD_ROOT/demo-build.log
+mkdir -p "$BUILD_ROOT"
+if ! { cmake -S "$repo" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+             -DBUILD_TESTING=OFF -DACTO_BUILD_BENCH=OFF &&
+       cmake --build "$BUILD" -j"$JOBS"; } >"$log" 2>&1; then
+    tail -n 100 "$log"
+    echo "demo.sh: build failed (full log: $log)" >&2
+    exit 1
+fi
+echo "built: libacto ($(cd "$BUILD" && ls libacto.so* libacto.a 2>/dev/null | tr '\n' ' '))"
+
+for s in "${STEPS[@]}"; do
+    "demo_$s"
+done
+
+say "done"
+echo "demo.sh: ran ${STEPS[*]}"
