@@ -1,0 +1,131 @@
+/* runtime/proactor_impl.h - what the proactor core (proactor.c) and its
+ * backends (proactor_uring.c, proactor_epoll.c) share.  Not for other
+ * files: they use proactor.h. */
+#ifndef ACTO_PROACTOR_IMPL_H
+#define ACTO_PROACTOR_IMPL_H
+
+#include <pthread.h>
+#include <ck_ht.h>
+
+#include "internal.h"
+#include "proactor.h"
+#include "timerwheel.h"
+
+enum { PX_BACKEND_URING = ACTO_BACKEND_URING, PX_BACKEND_EPOLL = ACTO_BACKEND_EPOLL };
+
+/* Where a record is (owner thread only). */
+enum { OP_NEW, OP_QUEUED, OP_INFLIGHT, OP_DONE };
+
+struct px_fd {
+    int fd;
+    bool closing;                  /* px_close was called (caller's thread) */
+    bool closed;                   /* its PX_CLOSE reached the owner thread */
+    acto_px_t *px;
+    px_op_t *ops;                  /* linked ops on this fd (owner thread) */
+    uint32_t nrefs;                /* atomic: ops created on it, not yet done
+                                      (including ones still in the command
+                                      queue), so f outlives them all */
+    struct px_fd *lnext, *lprev;   /* px->fds, under cmd_lock */
+    /* epoll backend */
+    uint32_t ep_mask;              /* events registered with epoll_ctl */
+    px_op_t *rdq, *wrq;            /* ops waiting for readability / writability */
+};
+
+struct px_op {
+    uint32_t refs;                 /* atomic (P1) */
+    uint32_t cancelled;            /* atomic (P4) */
+    uint32_t stopped;              /* atomic: px_stop asked (P4') */
+    uint8_t kind;
+    uint8_t state;                 /* OP_* (owner thread) */
+    bool multishot;
+    bool connecting;               /* epoll: connect in progress */
+    uint8_t where;                 /* epoll: which queue holds it */
+    acto_pid_t owner;
+    uint64_t tag;
+    px_fd_t *f;
+    px_op_t *fnext, *fprev;        /* f->ops */
+    px_op_t *anext, *aprev;        /* px->all: live ops, for teardown */
+    px_op_t *qnext;                /* epoll: queue link */
+    unsigned char *buf;            /* recv buffer / send bytes (P5) */
+    size_t len, done;              /* buffer size / bytes sent so far */
+    struct sockaddr_storage sa;    /* connect */
+    socklen_t salen;
+    struct msghdr mh;              /* io_uring sendmsg */
+    struct iovec iov;
+};
+
+typedef struct px_timer {
+    acto_tw_entry_t e;
+    uint64_t id, period;
+    acto_pid_t owner;
+    uint32_t type;
+} px_timer_t;
+
+enum { CMD_SUBMIT, CMD_CANCEL, CMD_TIMER_START, CMD_TIMER_CANCEL };
+typedef struct px_cmd {
+    struct px_cmd *next;
+    int what;
+    px_op_t *op;                   /* SUBMIT, CANCEL (holds a reference) */
+    px_timer_t *t;                 /* TIMER_START */
+    uint64_t id;                   /* TIMER_CANCEL */
+} px_cmd_t;
+
+typedef struct px_backend_ops {
+    const char *name;
+    int  (*start)(acto_px_t *px);             /* worker thread, run start */
+    void (*stop)(acto_px_t *px);              /* cancel in-flight ops, close (P7) */
+    void (*submit)(acto_px_t *px, px_op_t *op);
+    void (*cancel)(acto_px_t *px, px_op_t *op);
+    void (*flush)(acto_px_t *px);
+    void (*reap)(acto_px_t *px);
+    void (*wait)(acto_px_t *px, int64_t timeout_ns);
+    void (*wake)(acto_px_t *px);              /* any thread */
+} px_backend_ops_t;
+
+struct acto_px {
+    acto_runtime_t *rt;
+    struct acto_worker *w;
+    unsigned index;
+    int backend;                   /* PX_BACKEND_* in use (may fall back) */
+    const px_backend_ops_t *ops;
+    bool live;                     /* start ran on this run's worker thread */
+    int efd;                       /* eventfd: wakes from any thread */
+    uint32_t ring_fd;              /* atomic: the live ring's fd for MSG_RING
+                                      wakes from other workers, or NO_RING */
+    uint64_t efd_buf;
+
+    pthread_mutex_t cmd_lock;      /* guards cmd list and fds */
+    px_cmd_t *cmd_head, *cmd_tail;
+    uint32_t ncmd;                 /* atomic: commands waiting */
+    px_fd_t *fds;
+
+    px_op_t *all;                  /* live ops (owner thread) */
+    unsigned delivered;            /* messages sent in this px_reap */
+
+    acto_tw_t tw;                  /* armed timers (owner thread) */
+    ck_ht_t timers;                /* id -> px_timer_t, for cancel */
+    uint64_t timer_seq;            /* atomic */
+
+    void *be;                      /* backend state */
+};
+
+#define PX_NO_RING UINT32_MAX
+
+extern const px_backend_ops_t px_uring_ops;
+extern const px_backend_ops_t px_epoll_ops;
+
+/* For backends (owner thread only). */
+/* Send the completion to the owner unless the op was cancelled; if !more
+ * the op is finished (its fd, quiescence count and reference dropped). */
+void px_deliver(acto_px_t *px, px_op_t *op, int64_t res, bool more, const void *data,
+                size_t len);
+void px_op_done(acto_px_t *px, px_op_t *op);
+/* Mark every other op of f cancelled and let the backend cancel it. */
+void px_cancel_fd_ops(acto_px_t *px, px_fd_t *f, px_op_t *except);
+bool px_uring_usable(void);        /* can this process set up a ring? */
+/* $ACTO_URING_FAIL: pretend io_uring_queue_init fails (tests). */
+bool px_uring_simulate_fail(void);
+static inline bool px_op_cancelled(px_op_t *op) { return at_load_u32(&op->cancelled) != 0; }
+static inline bool px_op_stopped(px_op_t *op) { return at_load_u32(&op->stopped) != 0; }
+
+#endif
