@@ -196,6 +196,8 @@ int acto_spawn(acto_ctx_t *ctx, const acto_behavior_t *beh, const void *arg, act
     a->flags = 0;
     at_store_u64(&a->pid, pid);
     ctx->spawned++;
+    if (ACTO_UNLIKELY(ctx->tr))
+        trace_spawn(ctx, pid, beh->name);
 
     if (beh->init) {
         ctx_save_t s;
@@ -226,7 +228,8 @@ done:
 /* ---- exit ------------------------------------------------------------------- */
 
 /* Pop everything left in a dead actor's mailbox.  Monitor and link
- * requests are answered with NOPROC (notify); the rest are dead letters. */
+ * requests are answered with NOPROC (notify); the rest are dead letters,
+ * and release what they own (msg_drop). */
 static void drain(acto_ctx_t *ctx, acto_actor_t *a, acto_pid_t dead, bool notify)
 {
     acto_mnode_t *n;
@@ -240,7 +243,7 @@ static void drain(acto_ctx_t *ctx, acto_actor_t *a, acto_pid_t dead, bool notify
             msg_send_sys(ctx, dead, p, SYS_LINK_EXIT, dead, ACTO_EXIT_NOPROC, 0, 2);
         else if (m->type < SYS_MONITOR)
             ctx->dead_letters++;
-        msg_free(ctx, m);
+        msg_drop(ctx, m);                 /* an accepted fd in it is closed */
     }
 }
 
@@ -280,6 +283,8 @@ void actor_exit(acto_ctx_t *ctx, acto_actor_t *a, int64_t reason)
     acto_pid_t pid = a->pid;
     acto_actor_ext_t *e = a->ext;
     at_store_u64(&a->pid, 0);            /* sends from now on fail */
+    if (ACTO_UNLIKELY(ctx->tr))
+        trace_exit(ctx, pid, reason);
     a->ext = NULL;
     if (e) {
         for (uint32_t i = 0; i < e->nmon; i++)
@@ -389,11 +394,17 @@ void actor_run(acto_ctx_t *ctx, acto_actor_t *a)
         acto_mnode_t *node = mbox_pop(&a->mb);
         if (!node)
             break;
+        if (n > 0 && ctx->w->next)       /* the turn goes on: see sched.c */
+            sched_release_next(ctx->w);
         acto_msg_t *m = (acto_msg_t *)node;
+        if (ACTO_UNLIKELY(ctx->tr))
+            trace_recv_begin(ctx, a, m);
         if (ACTO_LIKELY(m->type < SYS_MONITOR))
             receive(ctx, a, m);
         else
             system_msg(ctx, a, m);
+        if (ACTO_UNLIKELY(ctx->tr))
+            trace_recv_end(ctx);
         if (ACTO_UNLIKELY(ctx->exit_req)) {
             ctx->exit_req = false;
             ctx->messages += n + 1;
@@ -430,6 +441,8 @@ void actor_shutdown_all(acto_runtime_t *rt)
             a->beh->terminate(ctx, a->state, ACTO_EXIT_SHUTDOWN);
             ctx_leave(ctx, &s);
         }
+        if (ACTO_UNLIKELY(ctx->tr))
+            trace_exit(ctx, a->pid, ACTO_EXIT_SHUTDOWN);
         at_store_u64(&a->pid, 0);
         ctx->exited++;
     }
@@ -462,7 +475,7 @@ acto_runtime_t *acto_ctx_runtime(const acto_ctx_t *ctx)
 int acto_exit(acto_ctx_t *ctx, int64_t reason)
 {
     if (!ctx || !ctx->self)
-        return ACTO_ESTATE;
+        return ctx ? ACTO_ESTATE : ACTO_EINVAL;
     ctx->exit_req = true;
     ctx->exit_reason = reason;
     return 0;

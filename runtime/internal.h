@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <ck_epoch.h>
 #include <msgpack.h>
 
@@ -13,6 +14,7 @@
 #include "atomic.h"
 #include "mailbox.h"
 #include "runq.h"
+#include "trace.h"
 
 #define ACTO_CACHELINE 64
 #define ACTO_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -29,7 +31,9 @@ typedef struct acto_actor acto_actor_t;
 #define MSG_CLASS_MIN 64u
 #define MSG_CLASS_MAX 4096u
 
-enum { MSG_F_EXTERNAL = 1, MSG_F_NOMEM = 2, MSG_F_TOOBIG = 4 };
+/* MSG_F_OWNS_FD: a PX_ACCEPT completion carrying a new fd; whoever frees it
+ * unreceived (msg_drop) closes the fd, so it cannot leak (proactor.h P2). */
+enum { MSG_F_EXTERNAL = 1, MSG_F_NOMEM = 2, MSG_F_TOOBIG = 4, MSG_F_OWNS_FD = 8 };
 
 struct acto_msg {
     acto_mnode_t node;      /* mailbox link: must stay first */
@@ -128,6 +132,7 @@ struct acto_ctx {
     acto_worker_t *w;              /* NULL unless CTX_WORKER */
     acto_actor_t *self;            /* running actor, or NULL */
     acto_msg_t *cur;               /* message being received */
+    trace_ctx_t *tr;               /* NULL unless tracing (trace.h T2) */
     int kind;
     bool cur_taken;                /* cur was forwarded */
     bool exit_req;
@@ -148,7 +153,7 @@ struct acto_worker {
     acto_actor_t *next;            /* LIFO slot: owner only, not stealable */
     unsigned next_streak;
     unsigned index;
-    uint32_t park;                 /* futex word: PARK_* */
+    uint32_t park;                 /* PARK_*; the worker sleeps in its proactor */
     uint32_t deferred;             /* cleanups waiting for a grace period */
     uint64_t rng;
     uint64_t tick;
@@ -156,6 +161,8 @@ struct acto_worker {
     pthread_t thread;
     acto_ctx_t ctx;
     uint64_t steals, stolen, sleeps, wakeups, runs;
+    struct acto_px *px;            /* this worker's proactor (proactor.h) */
+    bool io_flush;                 /* the proactor has submissions queued */
 } __attribute__((aligned(ACTO_CACHELINE)));
 
 /* ---- the runtime ---------------------------------------------------------- */
@@ -188,6 +195,8 @@ struct acto_runtime {
     uint32_t running;              /* run is executing */
     uint32_t exiting;              /* workers must leave their loop */
     uint32_t done;                 /* futex word run waits on */
+    uint32_t stop_req;             /* acto_runtime_stop asked (S1, runtime.c) */
+    uint32_t run_err;              /* -ACTO_E* a worker could not start with */
     uint32_t wake_rr;
 
     ck_epoch_t epoch;
@@ -200,6 +209,8 @@ struct acto_runtime {
     acto_stats_t retired;          /* counters of detached contexts */
     uint64_t dead_letters;         /* atomic: dead letters from any thread */
     uint64_t msg_seq;
+    trace_t *trace;                /* NULL unless tracing */
+    int backend;                   /* ACTO_BACKEND_URING or _EPOLL */
 };
 
 /* ---- internal API ---------------------------------------------------------- */
@@ -208,8 +219,28 @@ extern __thread acto_ctx_t *acto_tls_ctx;
 /* memory (memory.c) */
 int  mem_init(acto_runtime_t *rt);
 void mem_destroy(acto_runtime_t *rt);
-void *cache_alloc(acto_ctx_t *ctx, unsigned kind);
-void cache_free(acto_ctx_t *ctx, unsigned kind, void *p);
+void *cache_alloc_slow(acto_ctx_t *ctx, unsigned kind);
+void cache_spill(acto_ctx_t *ctx, unsigned kind);
+/* The common case of both is a pop/push on the context's own LIFO list:
+ * inline, since every message costs one of each. */
+static inline void *cache_alloc(acto_ctx_t *ctx, unsigned kind)
+{
+    acto_fblk_t *b = ctx->cache.head[kind];
+    if (ACTO_LIKELY(b != NULL)) {
+        ctx->cache.head[kind] = b->next;
+        ctx->cache.n[kind]--;
+        return b;
+    }
+    return cache_alloc_slow(ctx, kind);
+}
+static inline void cache_free(acto_ctx_t *ctx, unsigned kind, void *p)
+{
+    acto_fblk_t *b = p;
+    b->next = ctx->cache.head[kind];
+    ctx->cache.head[kind] = b;
+    if (ACTO_UNLIKELY(++ctx->cache.n[kind] >= 2 * CACHE_MAG))
+        cache_spill(ctx, kind);
+}
 void cache_flush(acto_ctx_t *ctx);
 acto_actor_t *slot_alloc(acto_ctx_t *ctx, uint32_t *index);
 void slot_free(acto_ctx_t *ctx, acto_actor_t *a);
@@ -217,11 +248,28 @@ static inline acto_actor_t *slot_at(acto_runtime_t *rt, uint32_t i)
 { return (acto_actor_t *)(rt->slots + (size_t)i * ACTOR_SLOT_SIZE); }
 static inline uint32_t slot_index(acto_runtime_t *rt, const acto_actor_t *a)
 { return (uint32_t)(((const char *)a - rt->slots) / ACTOR_SLOT_SIZE); }
-unsigned size_class(size_t total);
+/* Smallest class holding `total` bytes; >= MSG_NCLASS if none does.
+ * Inline: with a constant size it folds to a constant. */
+static inline unsigned size_class(size_t total)
+{
+    if (total <= MSG_CLASS_MIN)
+        return 0;
+    return (unsigned)(64 - __builtin_clzll((unsigned long long)total - 1)) - 6;
+}
 
 /* messages (msg.c) */
 acto_msg_t *msg_alloc(acto_ctx_t *ctx, uint32_t type, size_t cap);
-void msg_free(acto_ctx_t *ctx, acto_msg_t *m);
+/* Inline: every received message is freed by the worker that ran it. */
+static inline void msg_free(acto_ctx_t *ctx, acto_msg_t *m)
+{
+    if (ACTO_UNLIKELY(m->flags & MSG_F_EXTERNAL))
+        free(m->body);
+    cache_free(ctx, m->cls, m);
+}
+/* Free a message that will never be received (dead receiver, mailbox
+ * drain): what it owns (MSG_F_OWNS_FD) is released first.  Out of line:
+ * only those cold paths call it, msg_free stays one flag test. */
+void msg_drop(acto_ctx_t *ctx, acto_msg_t *m);
 int  msg_send_from(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m);
 int  msg_send_sys(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, uint32_t type,
                   acto_pid_t a, int64_t b, uint64_t c, int nargs);
@@ -234,8 +282,19 @@ void actor_exit(acto_ctx_t *ctx, acto_actor_t *a, int64_t reason);
 void actor_shutdown_all(acto_runtime_t *rt);
 
 /* scheduling (sched.c) */
-void sched_wake_send(acto_ctx_t *ctx, acto_actor_t *a);
+void sched_wake_slow(acto_ctx_t *ctx, acto_actor_t *a);
+/* A send made `a` runnable: from a worker it runs next (locality).  Inline:
+ * a request/reply hand-off does this once per message. */
+static inline void sched_wake_send(acto_ctx_t *ctx, acto_actor_t *a)
+{
+    if (ACTO_LIKELY(ctx->kind == CTX_WORKER && ctx->w->next == NULL)) {
+        ctx->w->next = a;
+        return;
+    }
+    sched_wake_slow(ctx, a);
+}
 void sched_push(acto_ctx_t *ctx, acto_actor_t *a);
+void sched_release_next(acto_worker_t *w);
 void sched_notify(acto_runtime_t *rt);
 void sched_gq_push(acto_runtime_t *rt, acto_actor_t **v, uint32_t n);
 void *worker_main(void *arg);
@@ -257,8 +316,24 @@ static inline void ctx_epoch_begin(acto_ctx_t *ctx)
 static inline void ctx_epoch_end(acto_ctx_t *ctx)
 { if (ctx->kind != CTX_WORKER) ck_epoch_end(ctx->epoch, NULL); }
 
-/* park.c: futex */
+/* park.c: futex (acto_runtime_run's caller waits on rt->done) */
 void park_wait(uint32_t *word, uint32_t val, int64_t timeout_ns);
 void park_wake(uint32_t *word, int n);
+/* park.c: a worker sleeps in, and is woken through, its proactor */
+void worker_sleep(acto_worker_t *w, int64_t timeout_ns);
+void worker_wake(acto_worker_t *w);
+unsigned worker_io(acto_worker_t *w);          /* reap completions (outside epoch) */
+void worker_turn_io(acto_worker_t *w, unsigned turns);
+/* After each actor turn (in epoch): submit what the turn queued, and reap
+ * every WORKER_REAP_TURNS turns so a busy worker leaves no completion
+ * waiting.  Inline: a turn that did no I/O pays one load and a branch. */
+#define WORKER_REAP_TURNS 16
+static inline void worker_turn(acto_worker_t *w, unsigned turns)
+{
+    if (ACTO_UNLIKELY(w->io_flush) || turns % WORKER_REAP_TURNS == 0)
+        worker_turn_io(w, turns);
+}
+int  worker_io_start(acto_worker_t *w);        /* ACTO_ESYS: the run must fail */
+void worker_io_end(acto_worker_t *w);          /* in epoch */
 
 #endif

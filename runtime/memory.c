@@ -35,7 +35,9 @@ static void *reserve(size_t *size, size_t min)
 int mem_init(acto_runtime_t *rt)
 {
     size_t sb = (size_t)rt->max_slots * ACTOR_SLOT_SIZE;
-    rt->slots = reserve(&sb, (size_t)1 << 20);
+    /* may shrink under address-space limits, but never below a small
+     * table that was asked for (max_actors < 8192) */
+    rt->slots = reserve(&sb, sb < ((size_t)1 << 20) ? sb : (size_t)1 << 20);
     if (!rt->slots)
         return ACTO_ENOMEM;
     rt->slots_bytes = sb;
@@ -56,14 +58,6 @@ void mem_destroy(acto_runtime_t *rt)
     munmap(rt->arena, rt->arena_size);
     munmap(rt->slots, rt->slots_bytes);
     pthread_mutex_destroy(&rt->depot_lock);
-}
-
-/* Smallest class holding `total` bytes; >= MSG_NCLASS if none does. */
-unsigned size_class(size_t total)
-{
-    if (total <= MSG_CLASS_MIN)
-        return 0;
-    return (unsigned)(64 - __builtin_clzll((unsigned long long)total - 1)) - 6;
 }
 
 static size_t kind_size(unsigned kind) { return (size_t)MSG_CLASS_MIN << kind; }
@@ -87,9 +81,10 @@ static void *carve(acto_ctx_t *ctx, size_t sz)
 
 static void depot_put(acto_runtime_t *rt, unsigned kind, acto_fblk_t *chain)
 {
+    /* depot_get peeks at depot[kind] without the lock: writes are atomic */
     pthread_mutex_lock(&rt->depot_lock);
     chain->chain_next = rt->depot[kind];
-    rt->depot[kind] = chain;
+    at_store_ptr((void **)&rt->depot[kind], chain);
     pthread_mutex_unlock(&rt->depot_lock);
 }
 
@@ -100,12 +95,13 @@ static acto_fblk_t *depot_get(acto_runtime_t *rt, unsigned kind)
     pthread_mutex_lock(&rt->depot_lock);
     acto_fblk_t *chain = rt->depot[kind];
     if (chain)
-        rt->depot[kind] = chain->chain_next;
+        at_store_ptr((void **)&rt->depot[kind], chain->chain_next);
     pthread_mutex_unlock(&rt->depot_lock);
     return chain;
 }
 
-void *cache_alloc(acto_ctx_t *ctx, unsigned kind)
+/* A recycled block from the local list or the depot; NULL if none. */
+static void *cache_reuse(acto_ctx_t *ctx, unsigned kind)
 {
     acto_cache_t *c = &ctx->cache;
     acto_fblk_t *b = c->head[kind];
@@ -118,13 +114,19 @@ void *cache_alloc(acto_ctx_t *ctx, unsigned kind)
     if (b) {
         c->head[kind] = b->next;
         c->n[kind] = b->count - 1;
-        return b;
     }
-    return carve(ctx, kind_size(kind));
+    return b;
+}
+
+/* cache_alloc (internal.h) found the local list empty. */
+void *cache_alloc_slow(acto_ctx_t *ctx, unsigned kind)
+{
+    void *p = cache_reuse(ctx, kind);
+    return p ? p : carve(ctx, kind_size(kind));
 }
 
 /* Move CACHE_MAG blocks from the front of the list to the depot. */
-static void cache_spill(acto_ctx_t *ctx, unsigned kind)
+void cache_spill(acto_ctx_t *ctx, unsigned kind)
 {
     acto_cache_t *c = &ctx->cache;
     acto_fblk_t *first = c->head[kind], *last = first;
@@ -135,16 +137,6 @@ static void cache_spill(acto_ctx_t *ctx, unsigned kind)
     last->next = NULL;
     first->count = CACHE_MAG;
     depot_put(ctx->rt, kind, first);
-}
-
-void cache_free(acto_ctx_t *ctx, unsigned kind, void *p)
-{
-    acto_cache_t *c = &ctx->cache;
-    acto_fblk_t *b = p;
-    b->next = c->head[kind];
-    c->head[kind] = b;
-    if (ACTO_UNLIKELY(++c->n[kind] >= 2 * CACHE_MAG))
-        cache_spill(ctx, kind);
 }
 
 /* Give everything back to the depot (a context going away). */
@@ -170,12 +162,12 @@ acto_actor_t *slot_alloc(acto_ctx_t *ctx, uint32_t *index)
     acto_runtime_t *rt = ctx->rt;
     acto_cache_t *c = &ctx->cache;
     acto_actor_t *a;
-    if (c->head[CACHE_SLOTS] || at_load_ptr_rlx((void *const *)&rt->depot[CACHE_SLOTS])) {
-        a = cache_alloc(ctx, CACHE_SLOTS);
-        if (a) {
-            *index = slot_index(rt, a);
-            return a;
-        }
+    /* Slots must come from the slot table: never carve them from the arena
+     * (the depot may be emptied by another context between a check and
+     * the take, so only cache_reuse, which does not carve, is safe here). */
+    if ((a = cache_reuse(ctx, CACHE_SLOTS)) != NULL) {
+        *index = slot_index(rt, a);
+        return a;
     }
     if (c->slot_next == c->slot_end) {
         uint32_t base = at_faa_u32(&rt->slot_hwm, 64);

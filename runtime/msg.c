@@ -2,12 +2,17 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "mpscalar.h"
 
 /* ---- memory ------------------------------------------------------------- */
 
-acto_msg_t *msg_alloc(acto_ctx_t *ctx, uint32_t type, size_t cap)
+/* Inlined into the send calls below (the body size is often a constant);
+ * msg_alloc is the out-of-line copy for the rest of the runtime. */
+static inline __attribute__((always_inline))
+acto_msg_t *msg_alloc_in(acto_ctx_t *ctx, uint32_t type, size_t cap)
 {
     unsigned cls = size_class(MSG_HDR + cap);
     uint8_t *ext = NULL;
@@ -38,11 +43,9 @@ acto_msg_t *msg_alloc(acto_ctx_t *ctx, uint32_t type, size_t cap)
     return m;
 }
 
-void msg_free(acto_ctx_t *ctx, acto_msg_t *m)
+acto_msg_t *msg_alloc(acto_ctx_t *ctx, uint32_t type, size_t cap)
 {
-    if (m->flags & MSG_F_EXTERNAL)
-        free(m->body);
-    cache_free(ctx, m->cls, m);
+    return msg_alloc_in(ctx, type, cap);
 }
 
 int acto_msg_write(acto_msg_t *m, const void *buf, size_t len)
@@ -51,6 +54,8 @@ int acto_msg_write(acto_msg_t *m, const void *buf, size_t len)
         return ACTO_EINVAL;
     if (m->flags & (MSG_F_NOMEM | MSG_F_TOOBIG))
         return (m->flags & MSG_F_NOMEM) ? ACTO_ENOMEM : ACTO_ELIMIT;
+    if (len == 0)
+        return 0;                /* buf may be NULL: no memcpy from it */
     size_t need = (size_t)m->size + len;
     if (need > m->cap) {
         if (need > ACTO_MSG_MAX_BODY) {
@@ -95,8 +100,10 @@ void acto_msg_packer(acto_msg_t *msg, msgpack_packer *pk)
 
 int acto_msg_new(acto_ctx_t *ctx, uint32_t type, size_t cap, acto_msg_t **out)
 {
-    if (!ctx || !out || cap > ACTO_MSG_MAX_BODY)
+    if (!ctx || !out)
         return ACTO_EINVAL;
+    if (cap > ACTO_MSG_MAX_BODY)
+        return ACTO_ELIMIT;      /* as acto_send_str/bin and acto_msg_write */
     ctx_lock(ctx);
     acto_msg_t *m = msg_alloc(ctx, type, cap);
     ctx_unlock(ctx);
@@ -141,26 +148,46 @@ static acto_actor_t *pid_lookup(acto_runtime_t *rt, acto_pid_t to)
     return slot_at(rt, slot);
 }
 
-int msg_send_from(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m)
+/* Inlined into the common send calls; msg_send_from is the out-of-line
+ * copy for the rest of the runtime. */
+static inline __attribute__((always_inline))
+int send_in(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m)
 {
     if (ACTO_UNLIKELY(m->flags & (MSG_F_NOMEM | MSG_F_TOOBIG))) {
         int rc = (m->flags & MSG_F_NOMEM) ? ACTO_ENOMEM : ACTO_ELIMIT;
-        msg_free(ctx, m);
+        msg_drop(ctx, m);
         return rc;
     }
     m->from = from;
+    if (ACTO_UNLIKELY(ctx->tr))
+        trace_send(ctx, m, to);
     acto_actor_t *a = pid_lookup(ctx->rt, to);
     ctx_epoch_begin(ctx);
     if (ACTO_UNLIKELY(!a || at_load_u64(&a->pid) != to)) {
         ctx_epoch_end(ctx);
         ctx->dead_letters++;
-        msg_free(ctx, m);
+        msg_drop(ctx, m);
         return ACTO_ENOACTOR;
     }
     if (mbox_push(&a->mb, &m->node))
         sched_wake_send(ctx, a);
     ctx_epoch_end(ctx);
     return 0;
+}
+
+void msg_drop(acto_ctx_t *ctx, acto_msg_t *m)
+{
+    acto_pid_t tag;
+    int64_t fd;
+    /* A PX_ACCEPT completion: [tag, fd, more, bin] (proactor.c). */
+    if ((m->flags & MSG_F_OWNS_FD) && msg_scan_sys(m, &tag, &fd, NULL) == 0 && fd >= 0)
+        close((int)fd);
+    msg_free(ctx, m);
+}
+
+int msg_send_from(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m)
+{
+    return send_in(ctx, from, to, m);
 }
 
 static acto_pid_t ctx_pid(const acto_ctx_t *ctx)
@@ -197,16 +224,18 @@ int acto_forward(acto_ctx_t *ctx, acto_pid_t to, const acto_msg_t *msg)
 /* Build a message of `type` whose body is `len` bytes from `body` and send. */
 int acto_send(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, const void *body, size_t len)
 {
-    if (!ctx || (!body && len) || len > ACTO_MSG_MAX_BODY || type >= ACTO_MSG_SYSTEM)
+    if (!ctx || (!body && len) || type >= ACTO_MSG_SYSTEM)
         return ACTO_EINVAL;
+    if (len > ACTO_MSG_MAX_BODY)
+        return ACTO_ELIMIT;
     ctx_lock(ctx);
     int rc = ACTO_ENOMEM;
-    acto_msg_t *m = msg_alloc(ctx, type, len);
+    acto_msg_t *m = msg_alloc_in(ctx, type, len);
     if (m) {
         if (len)
             memcpy(m->body, body, len);
         m->size = (uint32_t)len;
-        rc = msg_send_from(ctx, ctx_pid(ctx), to, m);
+        rc = send_in(ctx, ctx_pid(ctx), to, m);
     }
     ctx_unlock(ctx);
     return rc;
@@ -217,32 +246,31 @@ int acto_send_empty(acto_ctx_t *ctx, acto_pid_t to, uint32_t type)
     return acto_send(ctx, to, type, NULL, 0);
 }
 
-/* Scalar bodies are packed straight into a fresh 64-byte block. */
-#define SEND_SCALAR(ctx, to, type, PACK)                                      \
+/* Scalar bodies are encoded straight into a fresh 64-byte block
+ * (mpscalar.h: the same bytes msgpack-c writes, without its callback). */
+#define SEND_SCALAR(ctx, to, type, PUT)                                       \
     do {                                                                      \
         if (!ctx || type >= ACTO_MSG_SYSTEM)                                  \
             return ACTO_EINVAL;                                               \
         ctx_lock(ctx);                                                        \
         int rc_ = ACTO_ENOMEM;                                                \
-        acto_msg_t *m_ = msg_alloc(ctx, type, 9);                             \
+        acto_msg_t *m_ = msg_alloc_in(ctx, type, MPS_MAX);                    \
         if (m_) {                                                             \
-            msgpack_packer pk_;                                               \
-            acto_msg_packer(m_, &pk_);                                        \
-            PACK;                                                             \
-            rc_ = msg_send_from(ctx, ctx_pid(ctx), to, m_);                   \
+            m_->size = (uint32_t)PUT(m_->body, v);                            \
+            rc_ = send_in(ctx, ctx_pid(ctx), to, m_);                         \
         }                                                                     \
         ctx_unlock(ctx);                                                      \
         return rc_;                                                           \
     } while (0)
 
 int acto_send_i64(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, int64_t v)
-{ SEND_SCALAR(ctx, to, type, msgpack_pack_int64(&pk_, v)); }
+{ SEND_SCALAR(ctx, to, type, mps_put_i64); }
 
 int acto_send_u64(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, uint64_t v)
-{ SEND_SCALAR(ctx, to, type, msgpack_pack_uint64(&pk_, v)); }
+{ SEND_SCALAR(ctx, to, type, mps_put_u64); }
 
 int acto_send_f64(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, double v)
-{ SEND_SCALAR(ctx, to, type, msgpack_pack_double(&pk_, v)); }
+{ SEND_SCALAR(ctx, to, type, mps_put_f64); }
 
 static int send_packed(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, size_t hint,
                        int (*fill)(msgpack_packer *, const void *, size_t),
@@ -406,7 +434,12 @@ static int is_container(uint8_t b)
  * the zone, so an unused one on the stack is enough. */
 static int read_scalar(const acto_msg_t *m, msgpack_object *o)
 {
-    if (!m || m->size == 0 || is_container(m->body[0]))
+    if (!m)
+        return ACTO_ETYPE;
+    int fast = mps_get(m->body, m->size, o);   /* numbers, bool, nil; empty */
+    if (ACTO_LIKELY(fast != MPS_OTHER))
+        return fast == MPS_OK ? 0 : ACTO_ETYPE;
+    if (is_container(m->body[0]))
         return ACTO_ETYPE;
     msgpack_zone z;
     memset(&z, 0, sizeof z);

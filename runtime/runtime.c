@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "proactor.h"
 
 __thread acto_ctx_t *acto_tls_ctx;
 
@@ -85,6 +86,10 @@ int acto_thread_attach(acto_runtime_t *rt, acto_ctx_t **out)
         free(ctx);
         return rc;
     }
+    if ((rc = trace_ctx_open(ctx)) != 0) {
+        acto_thread_detach(ctx);
+        return rc;
+    }
     *out = ctx;
     return 0;
 }
@@ -93,6 +98,7 @@ int acto_thread_detach(acto_ctx_t *ctx)
 {
     if (!ctx || ctx->kind != CTX_ATTACHED)
         return ACTO_EINVAL;
+    trace_ctx_close(ctx);
     cache_flush(ctx);
     ctx_unlist(ctx);
     ck_epoch_unregister(ctx->epoch);   /* the record is recycled, freed with rt */
@@ -123,6 +129,10 @@ int acto_runtime_new(acto_runtime_t **out, const acto_config_t *cfg)
         c.batch = DEFAULT_BATCH;
     if (c.max_actors == 0)
         c.max_actors = DEFAULT_MAX_ACTORS;
+    int backend;
+    int brc = px_choose_backend(&c, &backend);
+    if (brc)
+        return brc;
 
     acto_runtime_t *rt = calloc(1, sizeof *rt);
     if (!rt)
@@ -156,8 +166,13 @@ int acto_runtime_new(acto_runtime_t **out, const acto_config_t *cfg)
         rc = ctx_setup(&w->ctx, rt, CTX_WORKER);
         w->ctx.w = w;
     }
+    rt->backend = backend;
+    for (unsigned i = 0; rc == 0 && i < rt->nworkers; i++)
+        rc = px_new(rt, &rt->workers[i], backend, &rt->workers[i].px);
     if (rc == 0)
         rc = ctx_setup(&rt->root, rt, CTX_ROOT);
+    if (rc == 0)
+        rc = trace_init_runtime(rt);
     if (rc) {
         acto_runtime_free(rt);
         return rc;
@@ -176,8 +191,17 @@ int acto_runtime_run(acto_runtime_t *rt)
         return ACTO_ESTATE;
     at_store_u32(&rt->done, 0);
     at_store_u32(&rt->exiting, 0);
+    /* S1: a stop that came while no run was executing applies to this one.
+     * The resets above come first: a stop whose request this exchange
+     * misses stores done/exiting after them, so it is never lost. */
+    if (at_xchg_u32(&rt->stop_req, 0)) {
+        at_store_u32(&rt->exiting, 1);
+        at_store_u32(&rt->done, 1);
+    }
     at_store_u32(&rt->nidle, 0);
     at_store_u32(&rt->nsearching, 0);
+    if (rt->trace)
+        trace_ctx_flush(&rt->root);   /* what main did so far: readable now */
     unsigned started = 0;
     int rc = 0;
     for (; started < rt->nworkers; started++) {
@@ -196,6 +220,10 @@ int acto_runtime_run(acto_runtime_t *rt)
     sched_wake_all(rt);
     for (unsigned i = 0; i < started; i++)
         pthread_join(rt->workers[i].thread, NULL);
+    at_xchg_u32(&rt->stop_req, 0);    /* S1: a stop during this run is spent */
+    uint32_t err = at_xchg_u32(&rt->run_err, 0);
+    if (rc == 0 && err)
+        rc = -(int)err;
     at_store_u32(&rt->running, 0);
     return rc;
 }
@@ -204,6 +232,10 @@ int acto_runtime_stop(acto_runtime_t *rt)
 {
     if (!rt)
         return ACTO_EINVAL;
+    /* Workers leave their loop after the current turn, as documented, not
+     * only once run's thread has woken up and told them to. */
+    at_xchg_u32(&rt->stop_req, 1);     /* S1, before the signal */
+    at_store_u32(&rt->exiting, 1);
     sched_signal_done(rt);
     return 0;
 }
@@ -259,6 +291,7 @@ void acto_runtime_free(acto_runtime_t *rt)
         actor_shutdown_all(rt);
     }
     acto_tls_ctx = saved;
+    trace_close(rt);   /* after the shutdown exits, which it records */
     /* Contexts still attached belong to threads that broke the contract;
      * free them anyway so nothing leaks. */
     while (rt->contexts) {
@@ -270,12 +303,19 @@ void acto_runtime_free(acto_runtime_t *rt)
             free(c);
     }
     free_records(rt);
+    for (unsigned i = 0; rt->workers && i < rt->nworkers; i++)
+        px_free(rt->workers[i].px);   /* after the terminates, which may close I/O */
     free(rt->workers);
     mem_destroy(rt);
     pthread_mutex_destroy(&rt->gq_lock);
     pthread_mutex_destroy(&rt->ctx_lock);
     pthread_mutex_destroy(&rt->root_lock);
     free(rt);
+}
+
+const char *acto_runtime_backend(const acto_runtime_t *rt)
+{
+    return rt ? px_backend_name(rt->backend) : NULL;
 }
 
 /* ---- stats --------------------------------------------------------------------------- */

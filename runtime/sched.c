@@ -3,7 +3,9 @@
  * Where a runnable actor can be (exactly one place, mailbox.h I3):
  *   - a worker's `next` slot (owner only, not stealable): an actor made
  *     runnable by a send from that worker runs next, so a request/reply
- *     pair hands off in a few nanoseconds instead of a wake-up;
+ *     pair hands off in a few nanoseconds instead of a wake-up; if the
+ *     sender's turn goes on to another message, the actor is moved to the
+ *     ring first (sched_release_next), so it never waits out a long turn;
  *   - a worker's ring (runq.h), which idle workers steal from;
  *   - the global queue (foreign threads' sends and ring overflow);
  *   - running on the worker that took it from one of the above.
@@ -28,6 +30,16 @@
  *      with every queue empty, no reference held and no cleanup pending
  *      means quiescence: no actor has a pending message.  The last worker
  *      to park checks this (queues first, then nidle) and ends the run.
+ *      I/O keeps this true (proactor.h P6): every pending operation and
+ *      armed timer holds a reference, dropped only after its completion
+ *      message has been sent; and a worker reaps completions only while
+ *      not PARKED (worker_io at the top of idle's loop, worker_turn between
+ *      turns), so a delivery never happens behind an idle count.
+ *
+ * Sleeping is in the worker's proactor (park.c): io_uring_submit_and_wait
+ * with a timeout (the next timer deadline) or epoll_wait, so a completion,
+ * a due timer and a wake-up (an eventfd write from any thread, by W1) all
+ * end the same sleep.
  *
  * Epochs: a worker stays inside one ck_epoch section while it runs actors
  * (so sends cost no fence), leaves it every EPOCH_TURNS turns and whenever
@@ -124,7 +136,7 @@ static bool wake_one(acto_runtime_t *rt)
         if (at_load_u32(&v->park) == PARK_PARKED &&
             at_cas_u32(&v->park, PARK_PARKED, PARK_NOTIFIED)) {
             at_faa_u32(&rt->nsearching, 1);   /* on the woken worker's behalf */
-            park_wake(&v->park, 1);
+            worker_wake(v);
             return true;
         }
     }
@@ -151,7 +163,7 @@ void sched_wake_all(acto_runtime_t *rt)
         acto_worker_t *v = &rt->workers[i];
         if (at_cas_u32(&v->park, PARK_PARKED, PARK_NOTIFIED)) {
             at_faa_u32(&rt->nsearching, 1);
-            park_wake(&v->park, 1);
+            worker_wake(v);
         }
     }
 }
@@ -166,8 +178,9 @@ void sched_push(acto_ctx_t *ctx, acto_actor_t *a)
     sched_notify(ctx->rt);
 }
 
-/* A send made `a` runnable: on a worker it runs next (locality). */
-void sched_wake_send(acto_ctx_t *ctx, acto_actor_t *a)
+/* sched_wake_send (internal.h) for a foreign context or an occupied `next`:
+ * on a worker the newly woken actor still runs next (locality). */
+void sched_wake_slow(acto_ctx_t *ctx, acto_actor_t *a)
 {
     if (ctx->kind != CTX_WORKER) {
         sched_gq_push(ctx->rt, &a, 1);
@@ -181,6 +194,19 @@ void sched_wake_send(acto_ctx_t *ctx, acto_actor_t *a)
         ring_push(w, old);
         sched_notify(ctx->rt);
     }
+}
+
+/* The running actor goes on to another message of its turn while an actor
+ * it woke waits in `next`, which no other worker may take: make that one
+ * stealable now.  A producer's long turn would otherwise hold its consumer
+ * back while another worker idles (fan-in); a request/reply hand-off,
+ * whose turns are one message long, never gets here. */
+void sched_release_next(acto_worker_t *w)
+{
+    acto_actor_t *a = w->next;
+    w->next = NULL;
+    ring_push(w, a);
+    sched_notify(w->rt);
 }
 
 /* ---- finding work ------------------------------------------------------------------ */
@@ -229,6 +255,8 @@ static acto_actor_t *steal(acto_worker_t *w)
         uint32_t got = runq_steal(&w->rq, &v->rq);
         if (got) {
             w->steals++;
+            if (ACTO_UNLIKELY(w->ctx.tr))
+                trace_steal(&w->ctx, v->index, got);
             w->stolen += got;
             return runq_get(&w->rq);
         }
@@ -276,6 +304,7 @@ static acto_actor_t *idle(acto_worker_t *w)
     acto_runtime_t *rt = w->rt;
     at_faa_u32(&rt->nsearching, 1);
     for (;;) {
+        worker_io(w);   /* completions and due timers may make actors runnable */
         for (int round = 0; round < SPIN_ROUNDS; round++) {
             if (at_load_u32(&rt->exiting)) {
                 at_faa_u32(&rt->nsearching, (uint32_t)-1);
@@ -303,7 +332,11 @@ static acto_actor_t *idle(acto_worker_t *w)
             if (quiescent(rt))
                 sched_signal_done(rt);
             w->sleeps++;
-            park_wait(&w->park, PARK_PARKED, w->deferred ? DEFER_PARK_NS : -1);
+            if (ACTO_UNLIKELY(w->ctx.tr))
+                trace_sleep(&w->ctx);
+            worker_sleep(w, w->deferred ? DEFER_PARK_NS : -1);   /* in its proactor */
+            if (ACTO_UNLIKELY(w->ctx.tr))
+                trace_wake(&w->ctx);
         }
         if (at_cas_u32(&w->park, PARK_PARKED, PARK_RUNNING)) {
             at_faa_u32(&rt->nsearching, 1);   /* searching on our own account */
@@ -325,6 +358,14 @@ void *worker_main(void *arg)
 
     acto_tls_ctx = ctx;
     ck_epoch_begin(ctx->epoch, NULL);
+    int rc = worker_io_start(w);
+    if (ACTO_UNLIKELY(rc != 0)) {
+        /* No proactor for this worker (e.g. EMFILE): end the run with the
+         * error rather than run without I/O; a later run may succeed. */
+        at_cas_u32(&rt->run_err, 0, (uint32_t)-rc);
+        at_store_u32(&rt->exiting, 1);
+        sched_signal_done(rt);
+    }
     while (!at_load_u32(&rt->exiting)) {
         acto_actor_t *a = find_local(w);
         if (!a) {
@@ -343,7 +384,9 @@ void *worker_main(void *arg)
                 epoch_poll(w);
             ck_epoch_begin(ctx->epoch, NULL);
         }
+        worker_turn(w, turns);   /* submit this turn's I/O; reap now and then */
     }
+    worker_io_end(w);   /* P7 (proactor.h): in-flight I/O cancelled, ring closed */
     ck_epoch_end(ctx->epoch, NULL);
     acto_tls_ctx = NULL;
     return NULL;

@@ -14,7 +14,7 @@ BUILD_ROOT=${ACTO_BUILD_ROOT:-$repo/build}
 BUILD=$BUILD_ROOT/demo
 JOBS=${JOBS:-2}
 
-STEPS=(hello counter pingpong)
+STEPS=(hello counter pingpong echo trace)
 
 say() { printf '\n==== %s ====\n' "$*"; }
 
@@ -39,6 +39,31 @@ demo_pingpong() {
     say "pingpong: two actors bounce one message"
     run "100000 messages (the default)" "$BUILD/examples/pingpong"
     run "1000000 messages" "$BUILD/examples/pingpong" 1000000
+}
+
+demo_echo() {
+    say "echo: a TCP server where every connection is an actor (loopback)"
+    run "server on port 0, a client sends 200 x 3000 B and checks the echo" \
+        sh "$repo/examples/echo_smoke.sh" "$BUILD/examples/echo_server" "$BUILD/examples/echo_client" "$(backend)"
+}
+
+# The I/O backend the runtime picks here: io_uring, or epoll where it is blocked.
+backend() {
+    if "$BUILD/examples/hello" >/dev/null 2>&1 && ACTO_BACKEND=uring "$BUILD/examples/hello" >/dev/null 2>&1; then
+        echo uring
+    else
+        echo epoll
+    fi
+}
+
+demo_trace() {
+    say "trace: record what the actors did, then look at it with acto-trace"
+    local dir; dir=$(mktemp -d)
+    run "record pingpong (ACTO_TRACE=path)" env ACTO_TRACE="$dir/pingpong.trace" "$BUILD/examples/pingpong" 20000
+    run "per behaviour, per actor, per worker" "$BUILD/tools/acto-trace" summary "$dir/pingpong.trace"
+    run "the first messages, with their causes" "$BUILD/tools/acto-trace" messages "$dir/pingpong.trace" --limit 5
+    run "timeline for Perfetto / chrome://tracing" "$BUILD/tools/acto-trace" export "$dir/pingpong.trace" --format=perfetto -o "$dir/pingpong.json"
+    echo "timeline: $dir/pingpong.json ($(wc -c <"$dir/pingpong.json") bytes)"
 }
 
 for s in "$@"; do

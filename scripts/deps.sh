@@ -14,6 +14,7 @@ PACKAGES=(
     liburing-dev      # io_uring
     libmsgpack-dev    # msgpack-c 4.x (message bodies)
     libcmocka-dev     # unit tests
+    python3           # tests/trace_tool.py parses acto-trace's JSON output
 )
 PACKAGES+=("$@")
 

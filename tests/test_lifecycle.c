@@ -169,6 +169,26 @@ static void test_stop_from_actor(void **state)
     acto_runtime_free(rt);
 }
 
+/* A stop while no run executes is not lost: the next run returns at once
+ * with the work still queued, and the run after that does it. */
+static void test_stop_before_run(void **state)
+{
+    (void)state;
+    acto_runtime_t *rt = tu_runtime(2);
+    acto_ctx_t *root = acto_root(rt);
+    stopper_t s = { 0, 0, UINT64_MAX, -1 };
+    acto_pid_t p = tu_spawn_fn(root, stopper_recv, &s);
+    for (uint64_t i = 0; i < 1000; i++)
+        assert_int_equal(acto_send_u64(root, p, MSG_SEQ, i), 0);
+    assert_int_equal(acto_runtime_stop(rt), 0);
+    tu_run(rt);
+    assert_true(s.next == 0);             /* stopped before any turn */
+    tu_run(rt);                           /* the stop was spent: runs to the end */
+    assert_true(s.next == 1000);
+    assert_int_equal(s.bad, 0);
+    acto_runtime_free(rt);
+}
+
 /* A ticker sends itself TICK forever; another thread stops the runtime.
  * The pending TICK survives the stop (second run), and free drops it. */
 typedef struct {
@@ -494,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_run_until_quiescent),
         cmocka_unit_test(test_ref_keeps_running),
         cmocka_unit_test(test_stop_from_actor),
+        cmocka_unit_test(test_stop_before_run),
         cmocka_unit_test(test_stop_from_thread_then_free),
         cmocka_unit_test(test_free_with_pending),
         cmocka_unit_test(test_free_never_run),

@@ -307,6 +307,9 @@ static void test_link_propagates_both_ways(void **state)
     acto_pid_t e = spawn_puppet(5), f = spawn_puppet(6), g = spawn_puppet(7);
     cmd(e, CMD_LINK, f, 0);
     cmd(f, CMD_LINK, g, 0);
+    /* Both links must be made before g dies: e's link request and f's
+     * exit travel from different senders, so nothing else orders them. */
+    tu_run(rt);
     cmd(f, CMD_TELL_EXIT, g, 11);
     (void)d;
     tu_run(rt);

@@ -12,5 +12,8 @@
 #include "runtime.h"
 #include "actor.h"
 #include "msg.h"
+#include "timer.h"
+#include "trace.h"
+#include "net.h"
 
 #endif

@@ -32,12 +32,14 @@
 extern "C" {
 #endif
 
-/* Types from ACTO_MSG_SYSTEM up are reserved for the runtime. */
+/* Types from ACTO_MSG_SYSTEM up are reserved for the runtime (0xFFFF02xx:
+ * network events, acto/net.h). */
 #define ACTO_MSG_SYSTEM 0xFFFF0000u
 #define ACTO_MSG_DOWN   0xFFFF0001u  /* monitor fired: [pid, reason, ref] */
 #define ACTO_MSG_EXIT   0xFFFF0002u  /* trapped exit signal: [pid, reason] */
 
-/* Largest body a message may carry. */
+/* Largest body a message may carry; beyond it sends, acto_msg_new and
+ * acto_msg_write fail with ACTO_ELIMIT. */
 #define ACTO_MSG_MAX_BODY (64u * 1024 * 1024)
 
 uint32_t acto_msg_type(const acto_msg_t *msg);

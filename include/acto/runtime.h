@@ -23,7 +23,15 @@ typedef struct acto_config {
     unsigned workers;      /* worker threads; 0 = number of online CPUs */
     unsigned batch;        /* max messages an actor handles per turn; 0 = 64 */
     uint64_t max_actors;   /* slot table size; 0 = 16M (virtual, touched lazily) */
+    const char *trace_path;/* record a trace here (acto/trace.h); NULL = off,
+                              unless the ACTO_TRACE environment variable is set */
+    int backend;           /* I/O backend, ACTO_BACKEND_*; AUTO (0) = the
+                              ACTO_BACKEND environment variable (uring|epoll),
+                              else io_uring when usable here, else epoll */
 } acto_config_t;
+
+/* I/O backends (acto_config_t.backend). */
+enum { ACTO_BACKEND_AUTO = 0, ACTO_BACKEND_URING = 1, ACTO_BACKEND_EPOLL = 2 };
 
 /* Fill cfg with defaults (all zero means "pick for me"). */
 void acto_config_init(acto_config_t *cfg);
@@ -34,13 +42,16 @@ int acto_runtime_new(acto_runtime_t **rt, const acto_config_t *cfg);
 /* Run the workers on this thread's behalf until the runtime is quiescent
  * (no actor has a pending message, nothing is in flight and no reference
  * from acto_runtime_ref is held) or acto_runtime_stop is called.  Returns 0
- * when quiescent, ACTO_ESTATE if already running.  May be called again:
+ * when quiescent or stopped, ACTO_ESTATE if already running, ACTO_ESYS if a
+ * worker thread or its I/O ring could not be set up (e.g. out of file
+ * descriptors; nothing was lost, a later run may succeed).  May be called again:
  * after a stop, pending messages stay queued and the next run handles them. */
 int acto_runtime_run(acto_runtime_t *rt);
 
 /* Ask run to return as soon as every worker has finished its current turn.
  * Safe from any thread and from inside actors.  Messages that are pending
- * stay queued (a later run continues them; free drops them). */
+ * stay queued (a later run continues them; free drops them).  A stop while
+ * no run is executing is not lost: the next run returns at once. */
 int acto_runtime_stop(acto_runtime_t *rt);
 
 /* Free everything.  Must not be called while run is executing.  Live
@@ -63,6 +74,10 @@ acto_ctx_t *acto_root(acto_runtime_t *rt);
  * before acto_runtime_free. */
 int acto_thread_attach(acto_runtime_t *rt, acto_ctx_t **ctx);
 int acto_thread_detach(acto_ctx_t *ctx);
+
+/* The I/O backend chosen at acto_runtime_new: "uring" or "epoll".  (A
+ * worker whose own ring cannot be set up later still falls back to epoll.) */
+const char *acto_runtime_backend(const acto_runtime_t *rt);
 
 typedef struct acto_stats {
     uint64_t spawned;       /* actors spawned */
