@@ -63,7 +63,8 @@ demo_trace() {
     run "per behaviour, per actor, per worker" "$BUILD/tools/acto-trace" summary "$dir/pingpong.trace"
     run "the first messages, with their causes" "$BUILD/tools/acto-trace" messages "$dir/pingpong.trace" --limit 5
     run "timeline for Perfetto / chrome://tracing" "$BUILD/tools/acto-trace" export "$dir/pingpong.trace" --format=perfetto -o "$dir/pingpong.json"
-    echo "timeline: $dir/pingpong.json ($(wc -c <"$dir/pingpong.json") bytes)"
+    run "one self-contained HTML page: timeline, top actors, histograms, graph" "$BUILD/tools/acto-trace" report "$dir/pingpong.trace" -o "$dir/pingpong.html"
+    echo "open in a browser: $dir/pingpong.html (Perfetto/chrome://tracing: $dir/pingpong.json)"
 }
 
 for s in "$@"; do
