@@ -25,7 +25,10 @@
  *  P2 A completion message carries copies (owner pid, tag, result, bytes),
  *     never a pointer to a record.  An owner that died gets nothing: the
  *     send fails with ACTO_ENOACTOR, the message is freed, and the proactor
- *     cancels the op itself.  A late completion is therefore harmless.
+ *     cancels the op itself.  A late completion is therefore harmless.  A
+ *     PX_ACCEPT completion owns its new fd (MSG_F_OWNS_FD): freed without
+ *     being received (failed send, mailbox drain after exit or at
+ *     runtime_free) it is dropped with msg_drop, which closes the fd.
  *  P3 Only the proactor's own worker thread touches the ring/epoll set, a
  *     record's backend fields and the fd's op list.  Other threads (an actor
  *     that migrated, a foreign thread) hand their requests over through the

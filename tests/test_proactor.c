@@ -1,5 +1,6 @@
 /* tests/test_proactor.c - the proactor: I/O completions as messages, late
- * completions, cancel, quiescence with pending I/O, waking sleeping
+ * completions, accepted fds never received (closed), cancel and the
+ * lossless stop (px_stop), quiescence with pending I/O, waking sleeping
  * workers, backend selection and the io_uring -> epoll fallback, timers.
  *
  * Registered twice (tests/CMakeLists.txt): ACTO_BACKEND=uring and =epoll;
@@ -949,6 +950,83 @@ static void test_stop_before_start(void **state)
     close(t.sp[1]);
 }
 
+/* px_stop on a multishot accept: connections the kernel accepted before the
+ * stop are delivered (P4' - px_cancel would close them), the rest stay in
+ * the backlog; one final completion.  Accepted + left in backlog = made. */
+enum { ACC_CLIENTS = 3 };
+typedef struct { int lfd, clients[ACC_CLIENTS], accepted, left, finals; int64_t final_res; } accstop_t;
+typedef struct { accstop_t *t; px_fd_t *f; } accstop_actor_t;
+
+static int accstop_init(acto_ctx_t *ctx, void *state, const void *arg)
+{
+    accstop_actor_t *a = state;
+    a->t = arg_ptr(arg);
+    return acto_send_empty(ctx, acto_self(ctx), MSG_GO);
+}
+
+static int accstop_recv(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
+{
+    accstop_actor_t *a = state;
+    accstop_t *t = a->t;
+    if (acto_msg_type(msg) == MSG_GO) {    /* on a worker: the op is local */
+        px_op_t *op;
+        CHECK(px_fd_open(ctx, t->lfd, &a->f) == 0);
+        CHECK(px_accept(ctx, a->f, T_ACCEPT, &op) == 0);
+        CHECK(px_stop(ctx, op) == 0);
+        px_release(op);
+        return 0;
+    }
+    px_completion_t c;
+    CHECK(px_completion_parse(ctx, msg, &c) == 0);
+    if (c.kind == PX_CLOSE)
+        return 0;
+    CHECK(c.kind == PX_ACCEPT);
+    if (c.res >= 0) {
+        t->accepted++;
+        close((int)c.res);
+    }
+    if (c.more)
+        return 0;
+    t->finals++;
+    t->final_res = c.res;
+    int fd;                                /* what the stop left in the backlog */
+    while ((fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        t->left++;
+        close(fd);
+    }
+    return px_close(ctx, a->f, T_LCLOSE);
+}
+
+static void test_stop_accept(void **state)
+{
+    (void)state;
+    static const acto_behavior_t ab = { .name = "accstop", .state_size = sizeof(accstop_actor_t),
+                                        .init = accstop_init, .receive = accstop_recv };
+    accstop_t t = { .finals = 0 };
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sa;
+    t.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(t.lfd >= 0);
+    assert_int_equal(bind(t.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(t.lfd, 16), 0);
+    assert_int_equal(getsockname(t.lfd, (struct sockaddr *)&sa, &sl), 0);
+    for (int i = 0; i < ACC_CLIENTS; i++) {   /* in the backlog before the accept */
+        t.clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(connect(t.clients[i], (struct sockaddr *)&sa, sl), 0);
+    }
+    acto_runtime_t *rt = tu_runtime(1);
+    accstop_t *tp = &t;
+    assert_int_equal(acto_spawn(acto_root(rt), &ab, &tp, NULL), 0);
+    tu_run(rt);
+    assert_int_equal(t.finals, 1);
+    assert_int_equal(t.final_res, -ECANCELED);
+    assert_int_equal(t.accepted + t.left, ACC_CLIENTS);   /* none dropped */
+    NO_FAILURES();
+    acto_runtime_free(rt);
+    for (int i = 0; i < ACC_CLIENTS; i++)
+        close(t.clients[i]);
+}
+
 /* ---- pending I/O keeps run from returning ------------------------------------------------ */
 
 typedef struct {
@@ -1547,6 +1625,7 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_stop_keeps_data),
         cmocka_unit_test(test_stop_before_start),
+        cmocka_unit_test(test_stop_accept),
         cmocka_unit_test(test_stop_cancels_pending_io),
         cmocka_unit_test(test_free_with_pending_work),
         cmocka_unit_test(test_pending_io_blocks_quiescence),
