@@ -10,8 +10,12 @@
  *     one fd could interleave.
  *  N2 Queued bytes (inflight + pend_len) exceed high_water only through a
  *     single write accepted into an empty queue.
- *  N3 Exactly one receive is armed while the socket is open and the peer
- *     has not ended the stream (a multishot recv, re-armed when it ends).
+ *  N3 Exactly one receive (`rx`, a multishot recv re-armed when it ends) is
+ *     armed while the socket is open, the peer has not ended the stream
+ *     and reading is not paused.  Pausing stops it with px_stop, which
+ *     loses nothing (proactor.h P4'); bytes it still brings in are held
+ *     (`held`) and reach the owner only after resume, so once the socket
+ *     has handled a pause the owner gets no DATA until it resumes.
  *  N4 Every completion carries tag = gen << 4 | what.  `gen` changes with
  *     the fd (a connect retry opens a new socket), so completions of an
  *     earlier fd, still queued in the mailbox, are recognised and ignored.
@@ -39,6 +43,8 @@
 #define NET_CMD_FRAME    0xFFFF0282u   /* one frame, [type, body] */
 #define NET_CMD_SHUTDOWN 0xFFFF0283u
 #define NET_CMD_CLOSE    0xFFFF0284u
+#define NET_CMD_PAUSE    0xFFFF0285u
+#define NET_CMD_RESUME   0xFFFF0286u
 
 /* Private timer message types (a timer needs a user-range type; the id in
  * the body tells a real one from a stray message of the same type). */
@@ -169,8 +175,14 @@ typedef struct net_sock {
     bool peer_eof, shut_req, shut_done, close_req;
     bool blocked;              /* a write was refused: WRITABLE owed */
     bool closed_sent;          /* CLOSED went to the owner */
+    bool paused;               /* reading paused by the owner (N3) */
+    bool rx_stopping;          /* px_stop sent for rx, its final not seen */
+    bool held_eof;             /* end of stream seen while paused */
     int close_code, close_errno;
     size_t high, low;
+    px_op_t *rx;               /* the armed recv (N3), NULL if none */
+    unsigned char *held;       /* bytes received while paused (N3) */
+    size_t held_len;
     size_t inflight;           /* bytes of the send in flight */
     unsigned char *pend;       /* queued behind it (N1) */
     size_t pend_len, pend_cap;
@@ -197,6 +209,26 @@ static void sock_finish(acto_ctx_t *ctx, net_sock_t *s)
     acto_exit(ctx, ACTO_EXIT_NORMAL);
 }
 
+/* Forget the armed recv (its fd is being closed: nothing more will be
+ * handled from it) and what was held for the owner. */
+static void sock_rx_drop(net_sock_t *s)
+{
+    px_release(s->rx);
+    s->rx = NULL;
+    s->rx_stopping = false;
+    free(s->held);
+    s->held = NULL;
+    s->held_len = 0;
+}
+
+/* Arm the receive (N3) unless paused or already armed. */
+static int sock_rx_arm(acto_ctx_t *ctx, net_sock_t *s)
+{
+    if (s->paused || s->rx || s->peer_eof || s->phase != S_OPEN)
+        return 0;
+    return px_recv(ctx, s->f, 0, true, TAG(s->gen, T_RECV), &s->rx);
+}
+
 /* Give the fd up (N5).  The current gen's PX_CLOSE then ends the actor. */
 static void sock_close(acto_ctx_t *ctx, net_sock_t *s, int code, int err)
 {
@@ -212,6 +244,7 @@ static void sock_close(acto_ctx_t *ctx, net_sock_t *s, int code, int err)
     }
     px_fd_t *f = s->f;
     s->f = NULL;
+    sock_rx_drop(s);
     if (!f || px_close(ctx, f, TAG(s->gen, T_CLOSE)) != 0)
         sock_finish(ctx, s);       /* no completion will come */
 }
@@ -293,7 +326,7 @@ static int sock_opened(acto_ctx_t *ctx, net_sock_t *s)
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     s->phase = S_OPEN;
-    int rc = px_recv(ctx, s->f, 0, true, TAG(s->gen, T_RECV), NULL);
+    int rc = sock_rx_arm(ctx, s);
     if (rc)
         return rc;
     char local[ADDR_STRLEN], peer[ADDR_STRLEN];
@@ -387,6 +420,7 @@ static void sock_terminate(acto_ctx_t *ctx, void *state, int64_t reason)
         (void)px_timer_cancel(ctx, s->timer);
     if (s->f)
         (void)px_close(ctx, s->f, TAG(s->gen, T_CLOSE));
+    sock_rx_drop(s);
     /* Killed (or the runtime is freed): CLOSED stays the last event.  After
      * the owner's death this send just fails. */
     if (!s->closed_sent)
@@ -425,10 +459,29 @@ static int sock_data(acto_ctx_t *ctx, net_sock_t *s, const void *p, size_t n)
     return rc;
 }
 
+/* Paused: keep what the stopping recv still brought in (N3). */
+static int sock_hold(net_sock_t *s, const void *p, size_t n)
+{
+    unsigned char *b = realloc(s->held, s->held_len + n);
+    if (!b)
+        return ACTO_ENOMEM;
+    memcpy(b + s->held_len, p, n);
+    s->held = b;
+    s->held_len += n;
+    return 0;
+}
+
+static void sock_on_eof(acto_ctx_t *ctx, net_sock_t *s);
+
 static void sock_on_recv(acto_ctx_t *ctx, net_sock_t *s, const px_completion_t *c)
 {
+    if (!c->more) {                    /* this recv ended: N3 re-arms below */
+        px_release(s->rx);
+        s->rx = NULL;
+        s->rx_stopping = false;
+    }
     if (c->res > 0) {
-        int rc = sock_data(ctx, s, c->data, c->len);
+        int rc = s->paused ? sock_hold(s, c->data, c->len) : sock_data(ctx, s, c->data, c->len);
         if (rc) {
             sock_close(ctx, s, rc, 0);
             return;
@@ -436,29 +489,77 @@ static void sock_on_recv(acto_ctx_t *ctx, net_sock_t *s, const px_completion_t *
     }
     if (c->res == 0) {                 /* end of stream */
         s->peer_eof = true;
-        if (s->mode == ACTO_NET_FRAMED) {
-            int rc = frame_dec_finish(s->dec);
-            if (rc) {
-                sock_close(ctx, s, rc, 0);
-                return;
-            }
-        }
-        (void)notify_nil(ctx, s->owner, ACTO_MSG_NET_PEER_CLOSED);
-        if (s->shut_done)
-            sock_close(ctx, s, 0, 0);
+        if (s->paused)
+            s->held_eof = true;        /* told after the held bytes */
+        else
+            sock_on_eof(ctx, s);
         return;
     }
     if (c->res < 0 && c->res != -ECANCELED) {
         sock_fail(ctx, s, c->res);
         return;
     }
-    /* The multishot ended without end of stream (or the run was stopped,
-     * which cancels I/O): arm it again (N3). */
+    /* The multishot ended without end of stream (a stop, or a stop of the
+     * run, which cancels I/O): arm it again unless paused (N3). */
     if (!c->more) {
-        int rc = px_recv(ctx, s->f, 0, true, TAG(s->gen, T_RECV), NULL);
+        int rc = sock_rx_arm(ctx, s);
         if (rc)
             sock_close(ctx, s, rc, 0);
     }
+}
+
+/* End of stream reached the owner's side (after any held bytes). */
+static void sock_on_eof(acto_ctx_t *ctx, net_sock_t *s)
+{
+    if (s->mode == ACTO_NET_FRAMED) {
+        int rc = frame_dec_finish(s->dec);
+        if (rc) {
+            sock_close(ctx, s, rc, 0);
+            return;
+        }
+    }
+    (void)notify_nil(ctx, s->owner, ACTO_MSG_NET_PEER_CLOSED);
+    if (s->shut_done)
+        sock_close(ctx, s, 0, 0);
+}
+
+/* Owner's pause: stop the armed recv without losing its bytes (N3). */
+static void sock_pause(acto_ctx_t *ctx, net_sock_t *s)
+{
+    s->paused = true;
+    if (!s->rx || s->rx_stopping)
+        return;
+    int rc = px_stop(ctx, s->rx);
+    if (rc)
+        sock_close(ctx, s, rc, 0);
+    else
+        s->rx_stopping = true;
+}
+
+/* Owner's resume: what was held first, then reading again (N3).  A recv
+ * still stopping re-arms itself when its final completion comes. */
+static void sock_resume(acto_ctx_t *ctx, net_sock_t *s)
+{
+    if (!s->paused || s->phase == S_CLOSING)
+        return;
+    s->paused = false;
+    unsigned char *held = s->held;
+    size_t n = s->held_len;
+    s->held = NULL;
+    s->held_len = 0;
+    int rc = n ? sock_data(ctx, s, held, n) : 0;
+    free(held);
+    if (rc) {
+        sock_close(ctx, s, rc, 0);
+        return;
+    }
+    if (s->held_eof) {
+        s->held_eof = false;
+        sock_on_eof(ctx, s);
+        return;
+    }
+    if ((rc = sock_rx_arm(ctx, s)) != 0)
+        sock_close(ctx, s, rc, 0);
 }
 
 static void sock_on_connect(acto_ctx_t *ctx, net_sock_t *s, const px_completion_t *c)
@@ -562,6 +663,12 @@ static int sock_receive(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
     case NET_CMD_SHUTDOWN:
         s->shut_req = true;
         sock_pump(ctx, s);
+        break;
+    case NET_CMD_PAUSE:
+        sock_pause(ctx, s);
+        break;
+    case NET_CMD_RESUME:
+        sock_resume(ctx, s);
         break;
     case NET_CMD_CLOSE:
         s->close_req = true;
@@ -937,4 +1044,14 @@ int acto_sock_shutdown(acto_ctx_t *ctx, acto_pid_t sock)
 int acto_sock_close(acto_ctx_t *ctx, acto_pid_t sock)
 {
     return net_cmd_empty(ctx, sock, NET_CMD_CLOSE);
+}
+
+int acto_sock_pause_read(acto_ctx_t *ctx, acto_pid_t sock)
+{
+    return net_cmd_empty(ctx, sock, NET_CMD_PAUSE);
+}
+
+int acto_sock_resume_read(acto_ctx_t *ctx, acto_pid_t sock)
+{
+    return net_cmd_empty(ctx, sock, NET_CMD_RESUME);
 }

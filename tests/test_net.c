@@ -2,7 +2,8 @@
  * 1 B .. 1 MiB with partial reads and writes, half-close, many concurrent
  * connections, peer reset, connect refused and timed out, framed messages
  * (good, malformed, oversize), a slow reader against the write watermark,
- * EMFILE on accept, owner death, argument errors.
+ * a paused reader (nothing while paused, nothing lost), EMFILE on accept,
+ * owner death, argument errors.
  *
  * Registered once per backend (tests/CMakeLists.txt: ACTO_BACKEND=uring and
  * =epoll).  Loopback only.  The peers that must misbehave (reset, never
@@ -976,6 +977,155 @@ static void test_slow_reader(void **state)
     assert_int_equal(r.close_code, 0);
 }
 
+/* ---- pausing reads: nothing delivered while paused, nothing lost -------------------------
+ * The owner pauses its accepted socket, then writes "go": the socket handles
+ * the pause before the write, so every byte the peer sends after reading
+ * "go" arrives after the pause.  The peer writes until its buffers are full
+ * (only possible if the socket stopped reading), the owner resumes, and the
+ * whole stream must then arrive, in order, followed by PEER_CLOSED. */
+#define PAUSE_CAP (64u << 20)          /* the peer gives up here: pause broken */
+
+typedef struct {
+    uint64_t written, received, early;  /* early: DATA bytes while paused */
+    unsigned mismatches;
+    int full, peer_closed, closed;
+} pause_rec_t;
+
+typedef struct {
+    pause_rec_t *r;
+    acto_pid_t listener, sock;
+    int peer, phase;                    /* 0 wait "go", 1 write, 2 resumed */
+    int quiet;                          /* ticks in a row nothing went out */
+    uint64_t timer;
+} pause_t;
+
+static unsigned char pause_byte(uint64_t i) { return (unsigned char)(i % 253); }
+
+static int pause_init(acto_ctx_t *ctx, void *state, const void *arg)
+{
+    pause_t *p = state;
+    p->r = (pause_rec_t *)arg;
+    p->peer = -1;
+    return acto_listen(ctx, "127.0.0.1:0", NULL, &p->listener);
+}
+
+static void pause_terminate(acto_ctx_t *ctx, void *state, int64_t reason)
+{
+    (void)ctx;
+    (void)reason;
+    pause_t *p = state;
+    if (p->peer >= 0)
+        close(p->peer);
+}
+
+/* Peer side, on each tick: wait for "go", then write until the buffers
+ * stay full: PAUSE_QUIET ticks in a row in which not one byte went out.
+ * A socket that kept reading would drain them (and its DATA would reach
+ * us while still paused); one that is paused never does. */
+#define PAUSE_QUIET 10
+
+static int pause_tick(acto_ctx_t *ctx, pause_t *p)
+{
+    pause_rec_t *r = p->r;
+    if (p->phase == 0) {
+        char go[2];
+        if (recv(p->peer, go, sizeof go, MSG_DONTWAIT | MSG_PEEK) < 2)
+            return 0;
+        CHECK(recv(p->peer, go, 2, 0) == 2 && memcmp(go, "go", 2) == 0);
+        p->phase = 1;
+    }
+    if (p->phase != 1)
+        return 0;
+    unsigned char buf[8192];
+    bool sent = false;
+    while (r->written < PAUSE_CAP) {
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = pause_byte(r->written + i);
+        ssize_t n = send(p->peer, buf, sizeof buf, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        CHECK(n > 0);
+        if (n <= 0)
+            break;
+        r->written += (uint64_t)n;
+        sent = true;
+    }
+    p->quiet = sent ? 0 : p->quiet + 1;
+    if (p->quiet < PAUSE_QUIET && r->written < PAUSE_CAP)
+        return 0;
+    r->full = r->written < PAUSE_CAP;
+    p->phase = 2;                       /* resume, then end of stream */
+    (void)acto_timer_cancel(ctx, p->timer);
+    p->timer = 0;
+    CHECK(shutdown(p->peer, SHUT_WR) == 0);
+    return acto_sock_resume_read(ctx, p->sock);
+}
+
+static int pause_receive(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
+{
+    pause_t *p = state;
+    pause_rec_t *r = p->r;
+    uint64_t port;
+    const void *d;
+    size_t n;
+    switch (acto_msg_type(msg)) {
+    case ACTO_MSG_NET_LISTENING:
+        CHECK(scan_port(ctx, msg, &port));
+        p->peer = plain_connect(port, 0);
+        CHECK(p->peer >= 0);
+        return p->peer >= 0 ? 0 : acto_sock_close(ctx, p->listener);
+    case ACTO_MSG_NET_CONNECTED:
+        p->sock = acto_msg_from(msg);
+        CHECK(acto_sock_pause_read(ctx, p->sock) == 0);
+        CHECK(acto_sock_pause_read(ctx, p->sock) == 0);   /* idempotent */
+        CHECK(acto_sock_write(ctx, p->sock, "go", 2) == 0);
+        return acto_timer_start(ctx, 1000000, 1000000, MSG_TICK, &p->timer);
+    case MSG_TICK:
+        return pause_tick(ctx, p);
+    case ACTO_MSG_NET_DATA:
+        CHECK(acto_msg_bin(msg, &d, &n) == 0);
+        if (p->phase < 2)
+            r->early += n;
+        for (size_t i = 0; i < n; i++)
+            if (((const unsigned char *)d)[i] != pause_byte(r->received + i))
+                r->mismatches++;
+        r->received += n;
+        return 0;
+    case ACTO_MSG_NET_PEER_CLOSED:
+        r->peer_closed++;
+        CHECK(r->received == r->written);   /* PEER_CLOSED after every byte */
+        return acto_sock_close(ctx, p->sock);
+    case ACTO_MSG_NET_CLOSED:
+        if (acto_msg_from(msg) == p->listener)
+            return acto_exit(ctx, ACTO_EXIT_NORMAL);
+        r->closed++;
+        return acto_sock_close(ctx, p->listener);
+    }
+    return 0;
+}
+
+static const acto_behavior_t pause_actor = {
+    .name = "pause", .state_size = sizeof(pause_t),
+    .init = pause_init, .receive = pause_receive, .terminate = pause_terminate,
+};
+
+static void test_pause_read(void **state)
+{
+    (void)state;
+    pause_rec_t r = { 0 };
+    run_one(&pause_actor, &r);
+    if (getenv("NET_DEBUG"))
+        fprintf(stderr, "pause: written %lu received %lu early %lu\n",
+                (unsigned long)r.written, (unsigned long)r.received, (unsigned long)r.early);
+    assert_int_equal(r.full, 1);        /* reading really stopped */
+    assert_int_equal(r.early, 0);       /* nothing delivered while paused */
+    assert_true(r.written > 0);
+    assert_int_equal(r.received, r.written);
+    assert_int_equal(r.mismatches, 0);
+    assert_int_equal(r.peer_closed, 1);
+    assert_int_equal(r.closed, 1);
+}
+
 /* ---- EMFILE on accept: reported, and accepting resumes ------------------------------------ */
 
 #define BALLAST_MAX 4096
@@ -1170,6 +1320,8 @@ static void test_errors(void **state)
     assert_int_equal(acto_sock_write(root, 1, NULL, 3), ACTO_EINVAL);
     assert_int_equal(acto_sock_write(root, 1, "x", 1), ACTO_ENOACTOR);
     assert_int_equal(acto_sock_close(root, 1), ACTO_ENOACTOR);
+    assert_int_equal(acto_sock_pause_read(root, 1), ACTO_ENOACTOR);
+    assert_int_equal(acto_sock_resume_read(NULL, 1), ACTO_EINVAL);
     tu_run(rt);
     assert_int_equal(tu_stats(rt).live, 0);
     acto_runtime_free(rt);
@@ -1188,6 +1340,7 @@ int main(void)
         cmocka_unit_test_setup(test_connect_timeout, setup),
         cmocka_unit_test_setup(test_framed, setup),
         cmocka_unit_test_setup(test_slow_reader, setup),
+        cmocka_unit_test_setup(test_pause_read, setup),
         cmocka_unit_test_setup(test_listener_emfile, setup),
         cmocka_unit_test_setup(test_owner_death, setup),
     };

@@ -39,7 +39,13 @@
  * (unsent bytes are dropped).  ACTO_MSG_NET_CLOSED is always the last
  * event; the socket actor has exited when it arrives.  Killing a socket
  * (acto_kill) closes it at once, dropping unsent bytes: CLOSED then says
- * [ACTO_ECLOSED, 0].  Reading is always on (one receive armed).
+ * [ACTO_ECLOSED, 0].
+ *
+ * Inbound flow control.  Reading is on (one receive armed) until the owner
+ * calls acto_sock_pause_read; then the kernel's buffers fill and TCP slows
+ * the peer down.  No byte is lost: bytes the socket read before the pause
+ * took effect are held, and arrive (then PEER_CLOSED, if the peer ended
+ * the stream meanwhile) after acto_sock_resume_read.
  */
 #ifndef ACTO_NET_H
 #define ACTO_NET_H
@@ -140,6 +146,12 @@ int acto_sock_shutdown(acto_ctx_t *ctx, acto_pid_t sock);
 /* Close once the queue is sent; ACTO_MSG_NET_CLOSED follows.  Also closes
  * a listener. */
 int acto_sock_close(acto_ctx_t *ctx, acto_pid_t sock);
+/* Pause / resume reading (see "Inbound flow control").  Commands, in order
+ * with the caller's other commands: once the socket has handled a pause,
+ * the owner gets no DATA (or framed message) and no PEER_CLOSED until it
+ * handles a resume.  Both are idempotent. */
+int acto_sock_pause_read(acto_ctx_t *ctx, acto_pid_t sock);
+int acto_sock_resume_read(acto_ctx_t *ctx, acto_pid_t sock);
 
 #ifdef __cplusplus
 }
