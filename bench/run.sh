@@ -3,7 +3,9 @@
 #
 #   bench/run.sh [--runs N] [WORKLOAD...]
 #
-# Workloads (default: all): skynet pingpong fanin spawn ring.  Each runs N
+# Workloads (default: all): skynet pingpong fanin spawn ring, and the I/O
+# ones echo-50 echo-1k echo-short idle-50k timers-1m (bench/io.sh: each as
+# -w1, -w2 and -epoll-w1, see bench/RESULTS.md "I/O").  Each runs N
 # times (default 5); for every figure the MEDIAN of the runs is printed as
 #
 #   acto WORKLOAD METRIC VALUE
@@ -22,7 +24,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${ACTO_BENCH_BUILD:-$repo/build/bench-release}
 JOBS=${JOBS:-2}
-ALL_WORKLOADS=(skynet pingpong fanin spawn ring)
+ALL_WORKLOADS=(skynet pingpong fanin spawn ring echo-50 echo-1k echo-short idle-50k timers-1m)
 
 # workload_cmds NAME: the commands of a workload, one per line, each run by
 # `bash -c` (so environment settings and pipes work) with $B set to the
@@ -35,11 +37,18 @@ workload_cmds() {
         fanin)    echo '$B/bench_fanin 2 5000000 1024' ;;
         spawn)    echo '$B/bench_spawn 1000000' ;;
         ring)     echo '$B/bench_ring 503 10000000' ;;
+        # I/O: echo_server (io_uring) on 1 and 2 workers, epoll on 1 worker.
+        echo-50|echo-1k|echo-short|idle-50k)
+                  echo "$repo/bench/io.sh \$B/.. acto $1 1"
+                  echo "$repo/bench/io.sh \$B/.. acto $1 2"
+                  echo "$repo/bench/io.sh \$B/.. acto-epoll $1 1" ;;
+        timers-1m) echo "$repo/bench/io.sh \$B/.. acto $1 1"
+                  echo "$repo/bench/io.sh \$B/.. acto $1 2" ;;
         *) return 1 ;;
     esac
 }
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 
 runs=5
 workloads=()

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# bench/peers/raw/run.sh - the I/O workloads against the raw echo servers
+# (epoll_echo.c, uring_echo.c: single-threaded C, no acto), with the same
+# load generator and pinning as bench/run.sh's acto figures (server on core
+# 0, generator on core 1; bench/io.sh does the work).
+#
+#   bench/peers/raw/run.sh [--runs N] [WORKLOAD...]
+#
+# Workloads (default: all): echo-50 echo-1k echo-short idle-50k.  Prints the
+# median of N runs (default 3) per figure as `PEER WORKLOAD METRIC VALUE`,
+# PEER = raw-epoll or raw-uring, like bench/peers/run.sh; progress on stderr.
+# Environment: ACTO_BENCH_BUILD (default build/bench-release; built here if
+# its binaries are missing), PEERS (default "raw-epoll raw-uring").
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+build=${ACTO_BENCH_BUILD:-$repo/build/bench-release}
+runs=3
+workloads=()
+while (($#)); do
+    case "$1" in
+        --runs) runs=${2:-}; shift 2 || exit 2 ;;
+        -*) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        *) workloads+=("$1"); shift ;;
+    esac
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --runs needs a positive integer" >&2; exit 2; }
+((${#workloads[@]})) || workloads=(echo-50 echo-1k echo-short idle-50k)
+if [[ ! -x $build/bench/bench_loadgen || ! -x $build/bench/bench_raw_uring_echo ]]; then
+    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+          -DACTO_BUILD_BENCH=ON -DACTO_SANITIZE= >&2
+    cmake --build "$build" -j "${JOBS:-2}" --target bench_loadgen bench_raw_epoll_echo \
+          bench_raw_uring_echo >&2
+fi
+
+for peer in ${PEERS:-raw-epoll raw-uring}; do
+    for w in "${workloads[@]}"; do
+        results=
+        for ((r = 1; r <= runs; r++)); do
+            echo "run.sh: $peer $w run $r/$runs (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+            out=$("$repo/bench/io.sh" "$build" "$peer" "$w" 1) || {
+                echo "run.sh: $peer $w FAILED" >&2; exit 1; }
+            echo "$out" | sed 's/^/run.sh:   /' >&2
+            results+=$out$'\n'
+        done
+        # median per metric (lower middle for an even count), first-seen order
+        printf '%s' "$results" | awk -v peer="$peer" 'NF == 3 {
+                if (!($2 in n)) order[++k] = $2; v[$2, ++n[$2]] = $3; name = $1 }
+            END {
+                for (i = 1; i <= k; i++) {
+                    m = order[i]; c = n[m]
+                    for (a = 1; a <= c; a++) x[a] = v[m, a]
+                    for (a = 2; a <= c; a++) { t = x[a]; b = a - 1
+                        while (b >= 1 && x[b] + 0 > t + 0) { x[b + 1] = x[b]; b-- }
+                        x[b + 1] = t }
+                    print peer, name, m, x[int((c + 1) / 2)]
+                }
+            }'
+    done
+done
