@@ -326,7 +326,17 @@ unsigned worker_io(acto_worker_t *w);          /* reap completions (outside epoc
 void worker_turn_io(acto_worker_t *w, unsigned turns);
 /* After each actor turn (in epoch): submit what the turn queued, and reap
  * every WORKER_REAP_TURNS turns so a busy worker leaves no completion
- * waiting.  Inline: a turn that did no I/O pays one load and a branch. */
+ * waiting.  Inline: a turn that did no I/O pays one load and a branch.
+ * Quiet-worker rule (issue 3): a reap enters the kernel only if the kernel
+ * has something of this proactor's: SQEs to submit, an fd registered with
+ * epoll (an op waiting for readiness), or io_uring completions it holds
+ * (the ring's TASKRUN flag; a DEFER_TASKRUN ring without the flag: any
+ * record in flight).  Commands (ncmd) and timers (the wheel's count, then
+ * a vDSO clock read) are looked at in user space.  So a busy worker with
+ * no I/O outstanding makes no system call, while one with I/O outstanding
+ * still reaps it, and due timers still fire, within WORKER_REAP_TURNS
+ * turns.  Reaping only between turns keeps W3 (sched.c): no delivery
+ * while PARKED. */
 #define WORKER_REAP_TURNS 16
 static inline void worker_turn(acto_worker_t *w, unsigned turns)
 {

@@ -94,7 +94,7 @@ int px_completion_parse(acto_ctx_t *ctx, const acto_msg_t *msg, px_completion_t 
 /* Which backend the runtime uses: cfg->backend, else $ACTO_BACKEND
  * (uring|epoll|auto), else auto = io_uring if a ring can be set up here,
  * epoll otherwise.  Test knobs: $ACTO_URING_FAIL=1 makes io_uring setup fail;
- * $ACTO_URING_SETUP=coop|plain, $ACTO_URING_NO_MSG_RING=1 and
+ * $ACTO_URING_SETUP=defer|coop|plain, $ACTO_URING_NO_MSG_RING=1 and
  * $ACTO_URING_NO_BUFRING=1 take the paths of older kernels. */
 int px_choose_backend(const acto_config_t *cfg, int *backend);
 const char *px_backend_name(int backend);
@@ -112,7 +112,8 @@ int  px_backend(const acto_px_t *px);
 void px_flush(acto_px_t *px);
 /* Handle what is ready: commands from other threads, completions, due
  * timers.  Sends messages: call inside an epoch section.  Returns how many
- * messages it delivered. */
+ * messages it delivered.  Makes a system call only when the kernel holds
+ * something of this proactor's (the quiet-worker rule, internal.h). */
 unsigned px_reap(acto_px_t *px);
 /* Sleep until a completion, a wake-up or timeout_ns (< 0: no limit; the
  * next timer deadline shortens it).  Delivers nothing (call px_reap). */

@@ -262,6 +262,7 @@ static int ep_start(acto_px_t *px)
         return -1;
     }
     px->be = e;
+    px->reap_peeks = false;            /* readiness is only known by asking */
     return 0;
 }
 
@@ -349,22 +350,34 @@ static void ep_events(acto_px_t *px, px_epoll_t *e, struct epoll_event *ev, int 
     }
 }
 
-static void ep_poll(acto_px_t *px, int timeout_ms, const struct timespec *ts)
+/* What is ready now (no waiting); how many events. */
+static int ep_poll(acto_px_t *px, px_epoll_t *e)
 {
-    px_epoll_t *e = px->be;
     struct epoll_event ev[EP_EVENTS];
-    int n = ts ? epoll_pwait2(e->epfd, ev, EP_EVENTS, ts, NULL)
-               : epoll_wait(e->epfd, ev, EP_EVENTS, timeout_ms);
+    px->reap_kcalls++;
+    int n = epoll_wait(e->epfd, ev, EP_EVENTS, 0);
     if (n > 0)
         ep_events(px, e, ev, n);
+    return n;
 }
 
+/* When a reap calls epoll_wait (the kernel gives no other sign of
+ * readiness, so this is the busy worker's per-turn system call):
+ *  - never while no fd is registered, i.e. while no op waits for readiness
+ *    (interest() keeps nreg == fds with a non-empty rdq or wrq; the eventfd
+ *    is not counted: it wakes sleepers only, and px_wait reads it).  So a
+ *    busy worker with no I/O outstanding makes no system call;
+ *  - otherwise at every reap (every WORKER_REAP_TURNS turns), even when
+ *    the fds are idle.  Skipping polls for a while after one that found
+ *    nothing was tried (one 65 us wheel tick): it cut an idle listener's
+ *    cost to a busy worker 100x but cost a loaded echo server a third of
+ *    its requests per second (bench/io.sh echo-50, acto-epoll), so no. */
 static void ep_reap(acto_px_t *px)
 {
     px_epoll_t *e = px->be;
     ep_flush(px);
-    if (e->nreg)                       /* a busy worker with no I/O: no syscall */
-        ep_poll(px, 0, NULL);
+    if (e->nreg)
+        ep_poll(px, e);
 }
 
 static void ep_wait(acto_px_t *px, int64_t timeout_ns)

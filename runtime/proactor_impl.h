@@ -107,6 +107,14 @@ struct acto_px {
     uint64_t timer_seq;            /* atomic */
 
     void *be;                      /* backend state */
+    /* Owner thread only.  reap_kcalls: system calls px_reap/px_flush made
+     * (submit, get-events, epoll_wait), so tests can check the quiet-worker
+     * rule of worker_turn (internal.h).  reap_peeks: set by the backend at
+     * start when it can see without a system call that the kernel holds no
+     * completion for it (io_uring: the CQ and the ring's TASKRUN flag);
+     * epoll must ask epoll_wait whenever an fd is registered. */
+    uint64_t reap_kcalls;
+    bool reap_peeks;
 };
 
 #define PX_NO_RING UINT32_MAX

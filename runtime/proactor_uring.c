@@ -3,7 +3,9 @@
  * One ring per worker, created on the worker thread at run start (P7), with
  * the most capable setup the kernel accepts: SINGLE_ISSUER|DEFER_TASKRUN
  * (completions are posted only when this thread asks, so no task-work
- * interrupts a busy worker), then COOP_TASKRUN, then plain.
+ * interrupts a busy worker) with TASKRUN_FLAG (the kernel flags the ring
+ * when it holds completions for us, so a busy worker asks only then), then
+ * the same without the flag, then COOP_TASKRUN, then plain.
  *
  * Submission is batched: operations only fill SQEs; px_flush (once per
  * worker-loop turn) and the sleep call submit them in one system call.
@@ -103,6 +105,14 @@ static void ur_arm_eventfd(acto_px_t *px, px_uring_t *u)
     u->efd_armed = true;
 }
 
+/* The setups ur_start tries, best first. */
+static const unsigned ur_setups[] = {
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    0,
+};
+
 static void ur_setup_bufring(px_uring_t *u)
 {
     if (getenv("ACTO_URING_NO_BUFRING"))   /* tests: the older-kernel path */
@@ -131,15 +141,17 @@ static void ur_setup_bufring(px_uring_t *u)
     u->have_br = true;
 }
 
-/* $ACTO_URING_SETUP=coop|plain starts the fallback chain further down, so
- * the tests can run the paths an older kernel would take. */
+/* $ACTO_URING_SETUP=defer|coop|plain starts the fallback chain further
+ * down, so the tests can run the paths an older kernel would take. */
 static size_t first_setup(void)
 {
     const char *v = getenv("ACTO_URING_SETUP");
-    if (v && strcmp(v, "coop") == 0)
+    if (v && strcmp(v, "defer") == 0)
         return 1;
-    if (v && strcmp(v, "plain") == 0)
+    if (v && strcmp(v, "coop") == 0)
         return 2;
+    if (v && strcmp(v, "plain") == 0)
+        return 3;
     return 0;
 }
 
@@ -147,23 +159,18 @@ static int ur_start(acto_px_t *px)
 {
     if (px_uring_simulate_fail())
         return -1;
-    static const unsigned tries[] = {
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-        0,
-    };
     px_uring_t *u = calloc(1, sizeof *u);
     if (!u)
         return -1;
     int rc = -1;
-    for (size_t i = first_setup(); rc != 0 && i < sizeof tries / sizeof tries[0]; i++) {
+    for (size_t i = first_setup(); rc != 0 && i < sizeof ur_setups / sizeof ur_setups[0]; i++) {
         struct io_uring_params p;
         memset(&p, 0, sizeof p);
-        p.flags = tries[i] | IORING_SETUP_CQSIZE;
+        p.flags = ur_setups[i] | IORING_SETUP_CQSIZE;
         p.cq_entries = CQ_ENTRIES;
         rc = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
         if (rc == 0)
-            u->setup_flags = tries[i];
+            u->setup_flags = ur_setups[i];
         RING_OPENED();
     }
     if (rc != 0) {
@@ -177,7 +184,14 @@ static int ur_start(acto_px_t *px)
     if (probe)
         io_uring_free_probe(probe);
     px->be = u;
+    /* Only a DEFER_TASKRUN ring without the flag hides whether the kernel
+     * holds completions; plain and COOP rings post them or flag them. */
+    px->reap_peeks = (u->setup_flags & IORING_SETUP_TASKRUN_FLAG) ||
+                     !(u->setup_flags & IORING_SETUP_DEFER_TASKRUN);
+    /* The wake-up read goes to the kernel now, not at the first reap: a
+     * busy worker's reaps then find nothing to submit (ur_reap). */
     ur_arm_eventfd(px, u);
+    io_uring_submit(&u->ring);
     at_store_u32(&px->ring_fd, (uint32_t)u->ring.ring_fd);
     return 0;
 }
@@ -351,18 +365,50 @@ static unsigned ur_drain(acto_px_t *px, px_uring_t *u, unsigned max)
 static void ur_flush(acto_px_t *px)
 {
     px_uring_t *u = px->be;
-    if (io_uring_sq_ready(&u->ring))
+    if (io_uring_sq_ready(&u->ring)) {
+        px->reap_kcalls++;
         io_uring_submit(&u->ring);
+    }
 }
 
+/* Does the kernel hold completions (or task work that makes them) that
+ * only a system call brings into the CQ?
+ *  - TASKRUN_FLAG rings: the kernel sets IORING_SQ_TASKRUN when it queues
+ *    such work and keeps it set while any is left (it re-sets it when it
+ *    runs only part of it), so the flag answers exactly;
+ *  - DEFER_TASKRUN without the flag: we cannot tell, so ask whenever the
+ *    kernel holds a record of ours (inflight) or a cancel;
+ *  - plain rings post completions themselves.
+ * IORING_SQ_CQ_OVERFLOW (CQEs kept in the kernel, CQ was full) always asks.
+ * The eventfd read is not counted in inflight: it completes only because
+ * of a wake-up, which targets sleeping workers, or a stale one, which the
+ * flag (or the next sleep) picks up. */
+static bool ur_kernel_holds_work(px_uring_t *u)
+{
+    unsigned kf = IO_URING_READ_ONCE(*u->ring.sq.kflags);
+    if (kf & IORING_SQ_CQ_OVERFLOW)
+        return true;
+    if (u->setup_flags & IORING_SETUP_TASKRUN_FLAG)
+        return (kf & IORING_SQ_TASKRUN) != 0;
+    if (u->setup_flags & IORING_SETUP_DEFER_TASKRUN)
+        return u->inflight || u->cancels;
+    return false;
+}
+
+/* A reap enters the kernel only to submit queued SQEs or to fetch
+ * completions ur_kernel_holds_work says are there: a busy worker whose
+ * ring holds nothing costs no system call, and one with I/O in flight
+ * costs one only when something completed (TASKRUN_FLAG rings). */
 static void ur_reap(acto_px_t *px)
 {
     px_uring_t *u = px->be;
-    /* DEFER_TASKRUN: completions are posted only when we ask. */
-    if ((u->setup_flags & IORING_SETUP_DEFER_TASKRUN) && (u->inflight || u->cancels))
+    if (ur_kernel_holds_work(u)) {
+        px->reap_kcalls++;
         io_uring_submit_and_get_events(&u->ring);
-    else if (io_uring_sq_ready(&u->ring))
+    } else if (io_uring_sq_ready(&u->ring)) {
+        px->reap_kcalls++;
         io_uring_submit(&u->ring);
+    }
     ur_drain(px, u, 4 * RING_ENTRIES);
 }
 
