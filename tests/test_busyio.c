@@ -30,20 +30,6 @@
 enum { MSG_GO = 1, MSG_START, MSG_BALL, MSG_SPIN, MSG_TICK, MSG_FAR };
 enum { T_ACCEPT = 1, T_RECV, T_LCLOSE, T_CCLOSE };
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
-
-static int g_fail;
-#define CHECK(x)                                                                    \
-    do {                                                                            \
-        if (!(x)) {                                                                 \
-            ADD(&g_fail, 1);                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);   \
-        }                                                                           \
-    } while (0)
-#define NO_FAILURES() assert_int_equal(LOAD(&g_fail), 0)
-
 /* A liveness guard, not a performance threshold: a busy worker that never
  * reaps would spin forever; fail after a bound far beyond any scheduling
  * delay instead. */

@@ -27,19 +27,6 @@
 
 enum { MSG_DONE = 1, MSG_BAD, MSG_TICK, MSG_GO };
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
-
-/* cmocka asserts may fail only on the test's thread: actors count here. */
-static int g_fail;
-#define CHECK(x)                                                                    \
-    do {                                                                            \
-        if (!(x)) {                                                                 \
-            ADD(&g_fail, 1);                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);   \
-        }                                                                           \
-    } while (0)
-
 static int setup(void **state)
 {
     (void)state;

@@ -29,22 +29,6 @@ enum { MSG_GO = 1, MSG_DIE, MSG_TICK, MSG_T0, MSG_PING, MSG_PONG };
 enum { T_ACCEPT = 1, T_SRECV, T_SSEND, T_SCLOSE, T_LCLOSE,
        T_CONNECT = 10, T_CRECV, T_CSEND, T_CCLOSE, T_RX = 20, T_CLOSE };
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
-
-/* cmocka's asserts may only fail on the test's own thread: actors and
- * helper threads count failures here, and each test checks the count. */
-static int g_fail;
-#define CHECK(x)                                                                    \
-    do {                                                                            \
-        if (!(x)) {                                                                 \
-            ADD(&g_fail, 1);                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);   \
-        }                                                                           \
-    } while (0)
-#define NO_FAILURES() assert_int_equal(LOAD(&g_fail), 0)
-
 static const char *expected_backend(void)
 {
     const char *b = getenv("ACTO_BACKEND");

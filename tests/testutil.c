@@ -7,6 +7,8 @@
 
 #include "testutil.h"
 
+int g_fail;
+
 acto_runtime_t *tu_runtime_batch(unsigned workers, unsigned batch)
 {
     acto_config_t cfg;

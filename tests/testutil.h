@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include <acto/acto.h>
@@ -66,5 +67,22 @@ void tu_capture_free(tu_capture_t *cap);
 /* A new unsent message with the captured type and body, for the readers
  * (free it with acto_msg_free). */
 acto_msg_t *tu_cap_msg(acto_ctx_t *ctx, const tu_cap_msg_t *m);
+
+/* ---- checks off the test's thread -----------------------------------------
+ * cmocka's asserts may only fail on the test's own thread.  Actors and
+ * helper threads count failures with CHECK (and say which on stderr); the
+ * test then asserts NO_FAILURES().  g_fail is the count (testutil.c). */
+extern int g_fail;
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+#define CHECK(x)                                                                    \
+    do {                                                                            \
+        if (!(x)) {                                                                 \
+            ADD(&g_fail, 1);                                                        \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x);  \
+        }                                                                           \
+    } while (0)
+#define NO_FAILURES() assert_int_equal(LOAD(&g_fail), 0)
 
 #endif
