@@ -316,7 +316,12 @@ static void receive(acto_ctx_t *ctx, acto_actor_t *a, acto_msg_t *m)
 {
     ctx->cur = m;
     ctx->cur_taken = false;
+    acto_worker_t *w = ctx->w;          /* receive runs on workers only */
+    w->coalesce = true;
     int rc = a->beh->receive(ctx, a->state, m);
+    w->coalesce = false;
+    if (w->pend_to)
+        send_flush(ctx);
     if (ctx->zone_used)
         ctx_zone_reset(ctx);
     if (!ctx->cur_taken)

@@ -162,6 +162,12 @@ struct acto_worker {
     acto_ctx_t ctx;
     uint64_t steals, stolen, sleeps, wakeups, runs;
     struct acto_px *px;            /* this worker's proactor (proactor.h) */
+    /* Sends of the message being received, to one actor, not yet pushed
+     * (send coalescing, msg.c): flushed when the target changes and when
+     * the receive returns. */
+    bool coalesce;                 /* inside a receive: coalescing allowed */
+    acto_actor_t *pend_to;
+    acto_mnode_t *pend_first, *pend_last;
     bool io_flush;                 /* the proactor has submissions queued */
 } __attribute__((aligned(ACTO_CACHELINE)));
 
@@ -271,6 +277,7 @@ static inline void msg_free(acto_ctx_t *ctx, acto_msg_t *m)
  * only those cold paths call it, msg_free stays one flag test. */
 void msg_drop(acto_ctx_t *ctx, acto_msg_t *m);
 int  msg_send_from(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m);
+void send_flush(acto_ctx_t *ctx);   /* push the coalesced sends (worker) */
 int  msg_send_sys(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, uint32_t type,
                   acto_pid_t a, int64_t b, uint64_t c, int nargs);
 int  msg_scan_sys(const acto_msg_t *m, acto_pid_t *a, int64_t *b, uint64_t *c);

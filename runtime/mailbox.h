@@ -61,6 +61,17 @@ static inline int mbox_push(acto_mailbox_t *mb, acto_mnode_t *n)
     return ((uintptr_t)prev & MBOX_EMPTY) != 0;
 }
 
+/* Push the pre-linked chain first..last (last->next already NULL) with one
+ * exchange: to the consumer it is the same as pushing the nodes one by one
+ * (I1; the chain's links are published by the release store below), and
+ * it is one empty -> non-empty transition at most (I3). */
+static inline int mbox_push_chain(acto_mailbox_t *mb, acto_mnode_t *first, acto_mnode_t *last)
+{
+    acto_mnode_t *prev = at_xchg_ptr((void **)&mb->head, last);
+    at_store_ptr((void **)&mbox_untag(prev)->next, first);
+    return ((uintptr_t)prev & MBOX_EMPTY) != 0;
+}
+
 static inline void mbox_push_stub(acto_mailbox_t *mb)
 {
     at_store_ptr((void **)&mb->stub.next, NULL);

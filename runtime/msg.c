@@ -148,6 +148,27 @@ static acto_actor_t *pid_lookup(acto_runtime_t *rt, acto_pid_t to)
     return slot_at(rt, slot);
 }
 
+/* Send coalescing: inside a receive, consecutive sends to one actor are
+ * linked here and pushed as one chain (one exchange of the target's head
+ * instead of one per message: the line the target's other senders and its
+ * worker keep taking from each other).  Order per sender is kept; the
+ * liveness check was made at send time, and the chain is pushed inside the
+ * same epoch section (the worker's), so I5 holds as for a single push. */
+static inline void send_coalesce(acto_ctx_t *ctx, acto_actor_t *a, acto_msg_t *m)
+{
+    acto_worker_t *w = ctx->w;
+    m->node.next = NULL;
+    if (w->pend_to == a) {
+        w->pend_last->next = &m->node;
+        w->pend_last = &m->node;
+        return;
+    }
+    if (w->pend_to)
+        send_flush(ctx);
+    w->pend_to = a;
+    w->pend_first = w->pend_last = &m->node;
+}
+
 /* Inlined into the common send calls; msg_send_from is the out-of-line
  * copy for the rest of the runtime. */
 static inline __attribute__((always_inline))
@@ -169,10 +190,24 @@ int send_in(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m)
         msg_drop(ctx, m);
         return ACTO_ENOACTOR;
     }
+    if (ctx->kind == CTX_WORKER && ctx->w->coalesce) {
+        send_coalesce(ctx, a, m);
+        ctx_epoch_end(ctx);
+        return 0;
+    }
     if (mbox_push(&a->mb, &m->node))
         sched_wake_send(ctx, a);
     ctx_epoch_end(ctx);
     return 0;
+}
+
+void send_flush(acto_ctx_t *ctx)
+{
+    acto_worker_t *w = ctx->w;
+    acto_actor_t *a = w->pend_to;
+    w->pend_to = NULL;
+    if (mbox_push_chain(&a->mb, w->pend_first, w->pend_last))
+        sched_wake_send(ctx, a);
 }
 
 void msg_drop(acto_ctx_t *ctx, acto_msg_t *m)

@@ -161,6 +161,80 @@ static uint64_t send_all_ways(acto_ctx_t *ctx, acto_pid_t to)
     return 9;
 }
 
+/* Sends made inside one receive are pushed to each target as one chain
+ * (send coalescing): bursts to two targets and to the sender itself,
+ * interleaved, must each arrive complete and in order, and the self-sends
+ * must be handled by the same actor afterwards. */
+typedef struct {
+    acto_pid_t t1, t2;
+    uint64_t rounds, round, self_seen, self_bad;
+} burster_t;
+
+static int burster_recv(acto_ctx_t *ctx, const acto_msg_t *msg, void *arg)
+{
+    burster_t *b = arg;
+    uint64_t v;
+    if (acto_msg_type(msg) == MSG_SEQ) {          /* a self-send from a burst */
+        if (acto_msg_u64(msg, &v) != 0 || v != b->self_seen)
+            b->self_bad++;
+        b->self_seen++;
+        return 0;
+    }
+    if (b->round == b->rounds)
+        return 0;
+    uint64_t base = b->round * 300;
+    for (uint64_t i = 0; i < 100; i++) {          /* t1 x100, t2 x100, t1 x100 */
+        if (acto_send_u64(ctx, b->t1, MSG_SEQ, base + i) != 0)
+            return ACTO_EPROTO;
+    }
+    for (uint64_t i = 0; i < 100; i++) {
+        if (acto_send_u64(ctx, b->t2, MSG_SEQ, b->round * 100 + i) != 0 ||
+            acto_send_u64(ctx, acto_self(ctx), MSG_SEQ, b->round * 100 + i) != 0)
+            return ACTO_EPROTO;
+    }
+    for (uint64_t i = 100; i < 200; i++) {
+        if (acto_send_u64(ctx, b->t1, MSG_SEQ, base + i) != 0)
+            return ACTO_EPROTO;
+    }
+    b->round++;
+    return acto_send_empty(ctx, acto_self(ctx), MSG_GO);
+}
+
+static void test_burst_order(void **state)
+{
+    (void)state;
+    acto_runtime_t *rt = tu_runtime(2);
+    acto_ctx_t *root = acto_root(rt);
+    tu_capture_t c1 = { 0 }, c2 = { 0 };
+    burster_t b = { tu_spawn_capture(root, &c1), tu_spawn_capture(root, &c2),
+                    tu_scale(200, 20), 0, 0, 0 };
+    acto_pid_t p = tu_spawn_fn(root, burster_recv, &b);
+    assert_int_equal(acto_send_empty(root, p, MSG_GO), 0);
+    tu_run(rt);
+    assert_true(b.round == b.rounds);
+    assert_true(c1.n == b.rounds * 200 && c2.n == b.rounds * 100);
+    assert_true(b.self_seen == b.rounds * 100);
+    assert_int_equal(b.self_bad, 0);
+    for (size_t i = 0; i < c1.n; i++) {
+        acto_msg_t *m = tu_cap_msg(root, &c1.v[i]);
+        uint64_t v = UINT64_MAX;
+        assert_int_equal(acto_msg_u64(m, &v), 0);
+        assert_true(v == (i / 200) * 300 + i % 200);
+        acto_msg_free(root, m);
+    }
+    for (size_t i = 0; i < c2.n; i++) {
+        acto_msg_t *m = tu_cap_msg(root, &c2.v[i]);
+        uint64_t v = UINT64_MAX;
+        assert_int_equal(acto_msg_u64(m, &v), 0);
+        assert_true(v == i);
+        acto_msg_free(root, m);
+    }
+    assert_true(tu_stats(rt).dead_letters == 0);
+    tu_capture_free(&c1);
+    tu_capture_free(&c2);
+    acto_runtime_free(rt);
+}
+
 static void test_send_to_nobody(void **state)
 {
     (void)state;
@@ -570,6 +644,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_producers_one_mailbox),
+        cmocka_unit_test(test_burst_order),
         cmocka_unit_test(test_send_to_nobody),
         cmocka_unit_test(test_send_to_stale_pid),
         cmocka_unit_test(test_pending_become_dead_letters),
