@@ -16,7 +16,6 @@
 #include "proactor_impl.h"
 
 #define RECV_DEFAULT 16384u
-#define TIMER_ID_SHIFT 48
 
 static uint64_t now_ns(void)
 {
@@ -70,11 +69,6 @@ int px_choose_backend(const acto_config_t *cfg, int *backend)
 
 /* ---- lifetime -------------------------------------------------------------------- */
 
-static void *ht_malloc(size_t n) { return malloc(n); }
-static void *ht_realloc(void *p, size_t o, size_t n, bool d) { (void)o; (void)d; return realloc(p, n); }
-static void ht_free(void *p, size_t n, bool d) { (void)n; (void)d; free(p); }
-static struct ck_malloc ht_alloc = { ht_malloc, ht_realloc, ht_free };
-
 int px_new(acto_runtime_t *rt, struct acto_worker *w, int backend, acto_px_t **out)
 {
     acto_px_t *px = calloc(1, sizeof *px);
@@ -91,11 +85,13 @@ int px_new(acto_runtime_t *rt, struct acto_worker *w, int backend, acto_px_t **o
         free(px);
         return ACTO_ESYS;
     }
-    if (!ck_ht_init(&px->timers, CK_HT_MODE_DIRECT, NULL, &ht_alloc, 64, 0x5eed)) {
+    px->tdir = calloc(TSLAB_DIR, sizeof *px->tdir);
+    if (!px->tdir) {
         close(px->efd);
         free(px);
         return ACTO_ENOMEM;
     }
+    pthread_spin_init(&px->tlock, PTHREAD_PROCESS_PRIVATE);
     pthread_mutex_init(&px->cmd_lock, NULL);
     tw_init(&px->tw, now_ns());
     *out = px;
@@ -148,14 +144,15 @@ void px_free(acto_px_t *px)
         }
         if (c->op)                 /* SUBMIT: the proactor's reference, */
             op_unref(c->op);       /* CANCEL: the command's */
-        free(c->t);
         free(c);
         c = next;
     }
-    acto_tw_entry_t *e;
-    while ((e = tw_take(&px->tw)) != NULL)
-        free(ACTO_CONTAINER(e, px_timer_t, e));
-    ck_ht_destroy(&px->timers);
+    while (tw_take(&px->tw) != NULL)
+        ;                          /* the records go with the slab */
+    for (uint32_t i = 0; i < TSLAB_DIR && px->tdir[i]; i++)
+        free(px->tdir[i]);
+    free(px->tdir);
+    pthread_spin_destroy(&px->tlock);
     while (px->fds) {
         px_fd_t *f = px->fds;
         px->fds = f->lnext;
@@ -364,7 +361,7 @@ static void op_submit_local(acto_px_t *px, px_op_t *op)
         px->ops->submit(px, op);
 }
 
-static bool timer_arm(acto_px_t *px, px_timer_t *t, uint64_t deadline);
+static void timer_arm(acto_px_t *px, px_timer_t *t, uint64_t deadline);
 static int timer_cancel_local(acto_px_t *px, uint64_t id);
 
 static void run_cmds(acto_px_t *px)
@@ -388,7 +385,7 @@ static void run_cmds(acto_px_t *px)
             op_unref(c->op);       /* the command's reference */
             break;
         case CMD_TIMER_START:
-            (void)timer_arm(px, c->t, c->t->e.deadline);
+            timer_arm(px, c->t, c->t->e.deadline);
             break;
         case CMD_TIMER_CANCEL:
             timer_cancel_local(px, c->id);
@@ -653,14 +650,60 @@ int px_stop(acto_ctx_t *ctx, px_op_t *op)
 
 /* ---- timers ------------------------------------------------------------------------------ */
 
+#define TIMER_IDX_MASK ((UINT64_C(1) << TIMER_IDX_BITS) - 1)
+#define TIMER_GEN_MASK ((UINT64_C(1) << TIMER_GEN_BITS) - 1)
+
+static px_timer_t *tslab_at(acto_px_t *px, uint32_t idx)
+{
+    px_timer_t *chunk = at_load_ptr((void *const *)&px->tdir[idx >> TSLAB_CHUNK_BITS]);
+    return chunk ? &chunk[idx & (TSLAB_CHUNK - 1)] : NULL;
+}
+
+/* A record with a fresh id, from the free list or the slab's end; NULL when
+ * out of memory or records.  Any thread. */
+static px_timer_t *tslab_alloc(acto_px_t *px)
+{
+    px_timer_t *t = NULL;
+    pthread_spin_lock(&px->tlock);
+    if (px->tfree) {
+        t = tslab_at(px, px->tfree - 1);
+        px->tfree = t->next_free;
+    } else if (px->tnext < TSLAB_DIR * TSLAB_CHUNK) {
+        uint32_t idx = px->tnext, c = idx >> TSLAB_CHUNK_BITS;
+        if (!px->tdir[c]) {
+            px_timer_t *chunk = calloc(TSLAB_CHUNK, sizeof *chunk);
+            if (chunk)
+                at_store_ptr((void **)&px->tdir[c], chunk);
+        }
+        if (px->tdir[c]) {
+            t = tslab_at(px, idx);
+            t->id = ((uint64_t)(px->index + 1) << (TIMER_IDX_BITS + TIMER_GEN_BITS)) |
+                    ((uint64_t)1 << TIMER_IDX_BITS) | idx;
+            at_store_u32(&px->tnext, idx + 1);   /* after the id: cancel reads both */
+        }
+    }
+    pthread_spin_unlock(&px->tlock);
+    return t;
+}
+
+/* Back to the free list with the next generation (a stale id never
+ * matches it again).  Owner thread, or the starting thread on failure. */
+static void tslab_free(acto_px_t *px, px_timer_t *t)
+{
+    uint64_t gen = ((t->id >> TIMER_IDX_BITS) + 1) & TIMER_GEN_MASK;
+    if (gen == 0)
+        gen = 1;
+    uint32_t idx = (uint32_t)(t->id & TIMER_IDX_MASK);
+    pthread_spin_lock(&px->tlock);
+    t->id = (t->id & ~(TIMER_GEN_MASK << TIMER_IDX_BITS)) | (gen << TIMER_IDX_BITS);
+    t->next_free = px->tfree;
+    px->tfree = idx + 1;
+    pthread_spin_unlock(&px->tlock);
+}
+
 static void timer_forget(acto_px_t *px, px_timer_t *t)
 {
-    ck_ht_entry_t e;
-    ck_ht_hash_t h;
-    ck_ht_hash_direct(&h, &px->timers, (uintptr_t)t->id);
-    ck_ht_entry_key_set_direct(&e, (uintptr_t)t->id);
-    ck_ht_remove_spmc(&px->timers, h, &e);
-    free(t);
+    tslab_free(px, t);
     acto_runtime_unref(px->rt);    /* P6 */
 }
 
@@ -690,28 +733,20 @@ static void timer_fire(acto_tw_t *tw, acto_tw_entry_t *e, uint64_t now)
     tw_start(tw, e, d);
 }
 
-/* False if the id could not be recorded (out of memory): the timer is
- * still armed, it just cannot be cancelled. */
-static bool timer_arm(acto_px_t *px, px_timer_t *t, uint64_t deadline)
+static void timer_arm(acto_px_t *px, px_timer_t *t, uint64_t deadline)
 {
-    ck_ht_entry_t e;
-    ck_ht_hash_t h;
-    ck_ht_hash_direct(&h, &px->timers, (uintptr_t)t->id);
-    ck_ht_entry_set_direct(&e, h, (uintptr_t)t->id, (uintptr_t)t);
-    bool ok = ck_ht_put_spmc(&px->timers, h, &e);
     tw_start(&px->tw, &t->e, deadline);
-    return ok;
 }
 
+/* Owner thread.  Only an armed record whose id matches is cancelled: a
+ * fired one-shot, a cancelled timer and a start still queued from another
+ * thread all answer ACTO_ESTATE. */
 static int timer_cancel_local(acto_px_t *px, uint64_t id)
 {
-    ck_ht_entry_t e;
-    ck_ht_hash_t h;
-    ck_ht_hash_direct(&h, &px->timers, (uintptr_t)id);
-    ck_ht_entry_key_set_direct(&e, (uintptr_t)id);
-    if (!ck_ht_get_spmc(&px->timers, h, &e))
-        return ACTO_ESTATE;        /* fired (one-shot) or cancelled already */
-    px_timer_t *t = (px_timer_t *)ck_ht_entry_value_direct(&e);
+    uint64_t idx = id & TIMER_IDX_MASK;
+    px_timer_t *t = idx < at_load_u32(&px->tnext) ? tslab_at(px, (uint32_t)idx) : NULL;
+    if (!t || t->id != id || !tw_armed(&t->e))
+        return ACTO_ESTATE;
     tw_cancel(&px->tw, &t->e);
     timer_forget(px, t);
     return 0;
@@ -726,12 +761,10 @@ int px_timer_start(acto_ctx_t *ctx, uint64_t after_ns, uint64_t period_ns, uint3
         return ACTO_ESTATE;
     acto_runtime_t *rt = ctx->rt;
     acto_px_t *px = rt->workers[ctx->kind == CTX_WORKER ? ctx->w->index : 0].px;
-    px_timer_t *t = calloc(1, sizeof *t);
+    px_timer_t *t = tslab_alloc(px);
     if (!t)
         return ACTO_ENOMEM;
     tw_entry_init(&t->e, timer_fire);
-    uint64_t seq = at_faa_u64(&px->timer_seq, 1) + 1;
-    t->id = ((uint64_t)(px->index + 1) << TIMER_ID_SHIFT) | (seq & ((UINT64_C(1) << TIMER_ID_SHIFT) - 1));
     t->period = period_ns;
     t->owner = ctx->self->pid;
     t->type = type;
@@ -741,17 +774,13 @@ int px_timer_start(acto_ctx_t *ctx, uint64_t after_ns, uint64_t period_ns, uint3
         *id = t->id;
     acto_runtime_ref(rt);          /* P6 */
     if (px_local(ctx, px)) {
-        if (timer_arm(px, t, deadline))
-            return 0;
-        tw_cancel(&px->tw, &t->e);
-        free(t);
-        acto_runtime_unref(rt);
-        return ACTO_ENOMEM;
+        timer_arm(px, t, deadline);
+        return 0;
     }
     t->e.deadline = deadline;      /* carried to the owner thread */
     int rc = cmd_push(px, CMD_TIMER_START, NULL, t, 0);
     if (rc) {
-        free(t);
+        tslab_free(px, t);
         acto_runtime_unref(rt);
     }
     return rc;
@@ -761,7 +790,7 @@ int px_timer_cancel(acto_ctx_t *ctx, uint64_t id)
 {
     if (!ctx)
         return ACTO_EINVAL;
-    uint64_t wi = id >> TIMER_ID_SHIFT;
+    uint64_t wi = id >> (TIMER_IDX_BITS + TIMER_GEN_BITS);
     if (wi == 0 || wi > ctx->rt->nworkers)
         return ACTO_EINVAL;
     acto_px_t *px = ctx->rt->workers[wi - 1].px;

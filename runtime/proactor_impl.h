@@ -5,7 +5,6 @@
 #define ACTO_PROACTOR_IMPL_H
 
 #include <pthread.h>
-#include <ck_ht.h>
 
 #include "internal.h"
 #include "proactor.h"
@@ -56,10 +55,24 @@ struct px_op {
 
 typedef struct px_timer {
     acto_tw_entry_t e;
-    uint64_t id, period;
+    uint64_t id, period;           /* id: worker | generation | index */
     acto_pid_t owner;
     uint32_t type;
+    uint32_t next_free;            /* free list: index + 1, 0 = end */
 } px_timer_t;
+
+/* Timer records live in a slab per proactor: chunks of TSLAB_CHUNK records
+ * behind a fixed directory, never moved or freed before px_free, so a
+ * timer id (worker + 1 | generation | index) finds its record with two
+ * loads and no lookup structure.  A record's id is given a new generation
+ * when it is freed, so a stale id (fired, cancelled) never matches again.
+ * Allocation and free take tlock, because a start may come from another
+ * thread (init run from main); lookups and frees happen on the owner only. */
+#define TSLAB_CHUNK_BITS 12
+#define TSLAB_CHUNK (1u << TSLAB_CHUNK_BITS)
+#define TSLAB_DIR 4096u                      /* 16M records per worker */
+#define TIMER_IDX_BITS 24
+#define TIMER_GEN_BITS 24
 
 enum { CMD_SUBMIT, CMD_CANCEL, CMD_TIMER_START, CMD_TIMER_CANCEL };
 typedef struct px_cmd {
@@ -103,8 +116,10 @@ struct acto_px {
     unsigned delivered;            /* messages sent in this px_reap */
 
     acto_tw_t tw;                  /* armed timers (owner thread) */
-    ck_ht_t timers;                /* id -> px_timer_t, for cancel */
-    uint64_t timer_seq;            /* atomic */
+    pthread_spinlock_t tlock;      /* guards tdir writes, tnext, tfree */
+    px_timer_t **tdir;             /* TSLAB_DIR chunk pointers (see px_timer_t) */
+    uint32_t tnext;                /* records handed out so far */
+    uint32_t tfree;                /* free records: index + 1, 0 = none */
 
     void *be;                      /* backend state */
     /* Owner thread only.  reap_kcalls: system calls px_reap/px_flush made

@@ -1583,6 +1583,61 @@ static void test_many_timers(void **state)
     acto_runtime_free(rt);
 }
 
+/* Timer ids stay safe after their timer is gone: a fired one-shot's record
+ * is reused by the next start, and cancelling the old id must neither
+ * succeed nor touch the new timer, which still fires. */
+typedef struct {
+    uint64_t first, second;
+    int stale_rc, fired_first, fired_second, other;
+} reuse_t;
+
+static int reuse_recv(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
+{
+    reuse_t *r = *(reuse_t **)state;
+    uint64_t id = 0;
+    switch (acto_msg_type(msg)) {
+    case MSG_GO:
+        return acto_timer_start(ctx, 1000000, 0, MSG_TICK, &r->first);
+    case MSG_TICK:
+        (void)acto_msg_u64(msg, &id);
+        if (id == r->first && !r->fired_first) {
+            r->fired_first = 1;
+            int rc = acto_timer_start(ctx, 2000000, 0, MSG_TICK, &r->second);
+            r->stale_rc = acto_timer_cancel(ctx, r->first);   /* fired: stale */
+            return rc;
+        }
+        if (id == r->second)
+            r->fired_second++;
+        else
+            r->other++;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static void test_timer_stale_id(void **state)
+{
+    (void)state;
+    acto_runtime_t *rt = tu_runtime(1);
+    static reuse_t r;
+    memset(&r, 0, sizeof r);
+    reuse_t *rp = &r;
+    static const acto_behavior_t beh = {
+        .name = "reuse", .state_size = sizeof(reuse_t *), .init = ptr_init,
+        .receive = reuse_recv };
+    acto_pid_t p;
+    assert_int_equal(acto_spawn(acto_root(rt), &beh, &rp, &p), 0);
+    assert_int_equal(acto_send_empty(acto_root(rt), p, MSG_GO), 0);
+    tu_run(rt);
+    assert_int_equal(r.fired_first, 1);
+    assert_true(r.second != 0 && r.second != r.first);
+    assert_int_equal(r.stale_rc, ACTO_ESTATE);
+    assert_int_equal(r.fired_second, 1);
+    assert_int_equal(r.other, 0);
+    acto_runtime_free(rt);
+}
+
 static void test_timer_misuse(void **state)
 {
     (void)state;
@@ -1619,6 +1674,7 @@ int main(void)
         cmocka_unit_test(test_run_fails_without_fds),
         cmocka_unit_test(test_timers),
         cmocka_unit_test(test_many_timers),
+        cmocka_unit_test(test_timer_stale_id),
         cmocka_unit_test(test_timer_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
