@@ -52,24 +52,23 @@ static inline void mbox_init(acto_mailbox_t *mb, int scheduled)
     at_store_ptr((void **)&mb->head, scheduled ? &mb->stub : mbox_tag(&mb->stub));
 }
 
-/* Returns 1 if the mailbox was EMPTY: the caller must schedule the actor. */
-static inline int mbox_push(acto_mailbox_t *mb, acto_mnode_t *n)
-{
-    at_store_ptr((void **)&n->next, NULL);
-    acto_mnode_t *prev = at_xchg_ptr((void **)&mb->head, n);
-    at_store_ptr((void **)&mbox_untag(prev)->next, n);
-    return ((uintptr_t)prev & MBOX_EMPTY) != 0;
-}
-
 /* Push the pre-linked chain first..last (last->next already NULL) with one
  * exchange: to the consumer it is the same as pushing the nodes one by one
  * (I1; the chain's links are published by the release store below), and
- * it is one empty -> non-empty transition at most (I3). */
+ * it is one empty -> non-empty transition at most (I3).  Returns 1 if the
+ * mailbox was EMPTY: the caller must schedule the actor. */
 static inline int mbox_push_chain(acto_mailbox_t *mb, acto_mnode_t *first, acto_mnode_t *last)
 {
     acto_mnode_t *prev = at_xchg_ptr((void **)&mb->head, last);
     at_store_ptr((void **)&mbox_untag(prev)->next, first);
     return ((uintptr_t)prev & MBOX_EMPTY) != 0;
+}
+
+/* One node: a chain of one. */
+static inline int mbox_push(acto_mailbox_t *mb, acto_mnode_t *n)
+{
+    at_store_ptr((void **)&n->next, NULL);
+    return mbox_push_chain(mb, n, n);
 }
 
 static inline void mbox_push_stub(acto_mailbox_t *mb)
