@@ -203,6 +203,12 @@ int acto_spawn(acto_ctx_t *ctx, const acto_behavior_t *beh, const void *arg, act
         ctx_save_t s;
         ctx_enter(ctx, a, &s);
         int rc = beh->init(ctx, a->state, arg);
+        /* init's sends sit in the spawner's coalescing chain; push them
+         * before the new actor can run (possibly on another worker), or
+         * its own later sends to the same target would overtake them and
+         * break per-sender order (e.g. a socket's DATA before CONNECTED). */
+        if (ctx->kind == CTX_WORKER && ctx->w->pend_to)
+            send_flush(ctx);
         bool ex = ctx->exit_req;
         int64_t reason = ctx->exit_reason;
         ctx_leave(ctx, &s);

@@ -235,6 +235,99 @@ static void test_burst_order(void **state)
     acto_runtime_free(rt);
 }
 
+/* ---- sends made in init keep their place -------------------------------------
+ * init runs inside the spawner's receive, so its sends join the spawner's
+ * coalescing chain.  The child may run at once on another worker (woken
+ * from outside, here by a foreign thread, as a socket is by an I/O
+ * completion): what it sends then must not overtake what its init sent. */
+enum { MSG_INIT_SEQ = 40, MSG_CHILD_GO };
+
+typedef struct {
+    acto_pid_t target;
+    acto_pid_t child;          /* published by the spawner for the thread */
+    int ran;                   /* the child handled GO */
+    acto_runtime_t *rt;
+} initorder_t;
+
+static int initorder_child_init(acto_ctx_t *ctx, void *st, const void *arg)
+{
+    const initorder_t *o = arg;
+    *(const initorder_t **)st = o;
+    return acto_send_u64(ctx, o->target, MSG_INIT_SEQ, 1);
+}
+
+static int initorder_child_recv(acto_ctx_t *ctx, void *st, const acto_msg_t *msg)
+{
+    initorder_t *o = *(initorder_t **)st;
+    if (acto_msg_type(msg) != MSG_CHILD_GO)
+        return 0;
+    int rc = acto_send_u64(ctx, o->target, MSG_INIT_SEQ, 2);
+    STORE(&o->ran, 1);
+    return rc ? rc : acto_exit(ctx, ACTO_EXIT_NORMAL);
+}
+
+static const acto_behavior_t initorder_child = {
+    .name = "initorder_child", .state_size = sizeof(void *),
+    .init = initorder_child_init, .receive = initorder_child_recv,
+};
+
+/* Spawns the child, then stays busy (bounded) so its own worker cannot run
+ * the child and its coalesced sends stay unflushed as long as possible. */
+static int initorder_spawner(acto_ctx_t *ctx, const acto_msg_t *msg, void *arg)
+{
+    initorder_t *o = arg;
+    (void)msg;
+    acto_pid_t child;
+    int rc = acto_spawn(ctx, &initorder_child, o, &child);
+    if (rc)
+        return rc;
+    STORE(&o->child, child);
+    uint64_t end = tu_now_ns() + 2000000000ull;
+    while (!LOAD(&o->ran) && tu_now_ns() < end)
+        ;
+    return acto_exit(ctx, ACTO_EXIT_NORMAL);
+}
+
+static void *initorder_thread(void *arg)
+{
+    initorder_t *o = arg;
+    acto_pid_t child;
+    while ((child = LOAD(&o->child)) == 0)
+        ;
+    CHECK(acto_send_empty(acto_root(o->rt), child, MSG_CHILD_GO) == 0);
+    CHECK(acto_runtime_unref(o->rt) == 0);
+    return NULL;
+}
+
+static void test_init_sends_keep_order(void **state)
+{
+    (void)state;
+    for (unsigned round = 0; round < tu_scale(20, 4); round++) {
+        acto_runtime_t *rt = tu_runtime(2);
+        acto_ctx_t *root = acto_root(rt);
+        tu_capture_t cap = { 0 };
+        initorder_t o = { tu_spawn_capture(root, &cap), 0, 0, rt };
+        acto_pid_t sp = tu_spawn_fn(root, initorder_spawner, &o);
+        assert_int_equal(acto_runtime_ref(rt), 0);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, initorder_thread, &o), 0);
+        assert_int_equal(acto_send_empty(root, sp, MSG_GO), 0);
+        tu_run(rt);
+        pthread_join(th, NULL);
+        NO_FAILURES();
+        assert_int_equal(cap.n, 2);
+        for (size_t i = 0; i < 2; i++) {
+            acto_msg_t *m = tu_cap_msg(root, &cap.v[i]);
+            uint64_t v = 0;
+            assert_int_equal(acto_msg_u64(m, &v), 0);
+            assert_true(v == i + 1);      /* init's send first */
+            acto_msg_free(root, m);
+        }
+        tu_capture_free(&cap);
+        acto_runtime_free(rt);
+    }
+}
+
 static void test_send_to_nobody(void **state)
 {
     (void)state;
@@ -645,6 +738,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_producers_one_mailbox),
         cmocka_unit_test(test_burst_order),
+        cmocka_unit_test(test_init_sends_keep_order),
         cmocka_unit_test(test_send_to_nobody),
         cmocka_unit_test(test_send_to_stale_pid),
         cmocka_unit_test(test_pending_become_dead_letters),
