@@ -32,8 +32,34 @@ typedef struct acto_actor acto_actor_t;
 #define MSG_CLASS_MAX 4096u
 
 /* MSG_F_OWNS_FD: a PX_ACCEPT completion carrying a new fd; whoever frees it
- * unreceived (msg_drop) closes the fd, so it cannot leak (proactor.h P2). */
-enum { MSG_F_EXTERNAL = 1, MSG_F_NOMEM = 2, MSG_F_TOOBIG = 4, MSG_F_OWNS_FD = 8 };
+ * unreceived (msg_drop) closes the fd, so it cannot leak (proactor.h P2).
+ * MSG_F_SHARED: the body lives in a refcounted msg_blob_t shared with other
+ * messages (pub/sub fan-out: N headers, one body); it is read-only. */
+enum { MSG_F_EXTERNAL = 1, MSG_F_NOMEM = 2, MSG_F_TOOBIG = 4, MSG_F_OWNS_FD = 8,
+       MSG_F_SHARED = 16 };
+
+/* A shared, immutable message body (msg.c).  Invariants:
+ *  B1 refs = the messages whose body points into data, plus the references
+ *     the creator still holds for messages it has yet to make.  The
+ *     creator sets refs once, to the number of messages it will make
+ *     (msg_blob_new), and each msg_alloc_shared hands one of them to a
+ *     message: no atomic operation on the sending side, and the blob
+ *     outlives every message made over it;
+ *  B2 data is written only by the creator and only before the first
+ *     message over it is sent (the mailbox push publishes the bytes);
+ *     nothing writes it afterwards (acto_msg_write refuses MSG_F_SHARED);
+ *  B3 whoever drops refs to 0 frees it: the decrement is a sequentially
+ *     consistent RMW, so every reader's last access happens before the
+ *     free.  Freed exactly once, whichever thread frees the last message.
+ * Small blobs come from the size-class caches like messages (cls), larger
+ * ones from malloc (cls MSG_BLOB_MALLOC). */
+typedef struct msg_blob {
+    uint32_t refs;
+    uint32_t size;
+    uint8_t cls;
+    uint8_t data[];
+} msg_blob_t;
+#define MSG_BLOB_MALLOC 0xffu
 
 struct acto_msg {
     acto_mnode_t node;      /* mailbox link: must stay first */
@@ -265,11 +291,27 @@ static inline unsigned size_class(size_t total)
 
 /* messages (msg.c) */
 acto_msg_t *msg_alloc(acto_ctx_t *ctx, uint32_t type, size_t cap);
-/* Inline: every received message is freed by the worker that ran it. */
+/* Shared bodies (B1..B3 above).  msg_blob_new: `size` bytes for the
+ * caller to fill, with refs references (>= 1) for the messages it will
+ * make; NULL on ENOMEM or size > ACTO_MSG_MAX_BODY.  msg_alloc_shared: a
+ * message over b that takes one of those references (NULL on ENOMEM: the
+ * reference stays the caller's).  msg_blob_release: drop one reference
+ * (for a message never made, or by msg_free). */
+msg_blob_t *msg_blob_new(acto_ctx_t *ctx, size_t size, uint32_t refs);
+acto_msg_t *msg_alloc_shared(acto_ctx_t *ctx, uint32_t type, msg_blob_t *b);
+void msg_blob_release(acto_ctx_t *ctx, msg_blob_t *b);
+static inline msg_blob_t *msg_blob_of(const acto_msg_t *m)
+{ return ACTO_CONTAINER(m->body, msg_blob_t, data); }
+/* Inline: every received message is freed by the worker that ran it.  The
+ * common path (body inline) stays one flag test. */
 static inline void msg_free(acto_ctx_t *ctx, acto_msg_t *m)
 {
-    if (ACTO_UNLIKELY(m->flags & MSG_F_EXTERNAL))
-        free(m->body);
+    if (ACTO_UNLIKELY(m->flags & (MSG_F_EXTERNAL | MSG_F_SHARED))) {
+        if (m->flags & MSG_F_SHARED)
+            msg_blob_release(ctx, msg_blob_of(m));
+        else
+            free(m->body);
+    }
     cache_free(ctx, m->cls, m);
 }
 /* Free a message that will never be received (dead receiver, mailbox

@@ -48,12 +48,59 @@ acto_msg_t *msg_alloc(acto_ctx_t *ctx, uint32_t type, size_t cap)
     return msg_alloc_in(ctx, type, cap);
 }
 
+/* ---- shared bodies (internal.h B1..B3) ------------------------------------ */
+
+msg_blob_t *msg_blob_new(acto_ctx_t *ctx, size_t size, uint32_t refs)
+{
+    if (size > ACTO_MSG_MAX_BODY || refs == 0)
+        return NULL;
+    size_t total = sizeof(msg_blob_t) + size;
+    unsigned cls = size_class(total);
+    msg_blob_t *b = cls < MSG_NCLASS ? cache_alloc(ctx, cls) : malloc(total);
+    if (b) {
+        b->refs = refs;          /* B1: one per message to come; not yet shared */
+        b->size = (uint32_t)size;
+        b->cls = cls < MSG_NCLASS ? (uint8_t)cls : MSG_BLOB_MALLOC;
+    }
+    return b;
+}
+
+/* A header-only block (class 0) whose body is the blob's bytes.  cap ==
+ * size: there is no room to write, and acto_msg_write refuses anyway. */
+acto_msg_t *msg_alloc_shared(acto_ctx_t *ctx, uint32_t type, msg_blob_t *b)
+{
+    acto_msg_t *m = cache_alloc(ctx, 0);
+    if (ACTO_UNLIKELY(!m))
+        return NULL;
+    m->type = type;
+    m->size = b->size;
+    m->from = ACTO_PID_NONE;
+    m->body = b->data;
+    m->cap = b->size;
+    m->cls = 0;
+    m->flags = MSG_F_SHARED;
+    m->id = 0;
+    return m;
+}
+
+void msg_blob_release(acto_ctx_t *ctx, msg_blob_t *b)
+{
+    if (at_faa_u32(&b->refs, (uint32_t)-1) != 1)
+        return;
+    if (b->cls == MSG_BLOB_MALLOC)     /* B3: the last reference */
+        free(b);
+    else
+        cache_free(ctx, b->cls, b);
+}
+
 int acto_msg_write(acto_msg_t *m, const void *buf, size_t len)
 {
     if (!m || (!buf && len))
         return ACTO_EINVAL;
     if (m->flags & (MSG_F_NOMEM | MSG_F_TOOBIG))
         return (m->flags & MSG_F_NOMEM) ? ACTO_ENOMEM : ACTO_ELIMIT;
+    if (m->flags & MSG_F_SHARED)
+        return ACTO_ESTATE;      /* other messages read this body (B2) */
     if (len == 0)
         return 0;                /* buf may be NULL: no memcpy from it */
     size_t need = (size_t)m->size + len;

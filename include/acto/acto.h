@@ -15,5 +15,6 @@
 #include "timer.h"
 #include "trace.h"
 #include "net.h"
+#include "pubsub.h"
 
 #endif

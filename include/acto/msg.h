@@ -55,7 +55,8 @@ int acto_msg_new(acto_ctx_t *ctx, uint32_t type, size_t cap, acto_msg_t **msg);
 /* Point a msgpack-c packer at msg's body: every msgpack_pack_* call on it
  * appends to the body.  Allocation failure is reported by acto_send_msg. */
 void acto_msg_packer(acto_msg_t *msg, msgpack_packer *pk);
-/* Append raw bytes (already msgpack-encoded) to the body. */
+/* Append raw bytes (already msgpack-encoded) to the body.  ACTO_ESTATE for
+ * a body shared with other messages (a pub/sub delivery: read-only). */
 int acto_msg_write(acto_msg_t *msg, const void *buf, size_t len);
 /* Send msg to `to`.  Ownership passes to the runtime in every case: on
  * error the message is freed. */

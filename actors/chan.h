@@ -1,0 +1,169 @@
+/* actors/chan.h - internal: the channel actors that in-process pub/sub
+ * (include/acto/pubsub.h) and the broker (actors/broker.c) route with.
+ *
+ * A BUS is CHAN_SHARDS_MAX or fewer channel actors ("shards"), each owning
+ * one subject index (net/subject.h).  A subject belongs to one shard
+ * (chan_shard_of: a hash of its bytes), so a hot subject keeps one shard
+ * busy and leaves the others to unrelated subjects.
+ *
+ *   - A LITERAL subscription (no wildcard) lives in the shard of its
+ *     subject only.  A WILDCARD subscription lives in every shard (a
+ *     wildcard can match subjects of any shard).  So the shard of subject s
+ *     holds every subscription that can match s, and one lookup there is
+ *     the complete, correct delivery set (queue groups included).
+ *   - Ordering.  Every operation a client makes reaches a shard through
+ *     that shard's mailbox, sent by the client's one actor; so one
+ *     publisher's messages on one subject reach each subscriber in order,
+ *     and a sub (or unsub) is in effect for every publish the same actor
+ *     sends after it.
+ *
+ * Message types sent TO a shard (reserved range, sender = the client's
+ * actor; bodies are msgpack):
+ *   CHAN_SUB    [owner pid, sid u32, kind, deliver_type u32, pattern str,
+ *                queue str|nil, max uint]
+ *               kind CHAN_LOCAL: deliveries are acto messages of type
+ *               deliver_type to `owner` (body shared, never copied per
+ *               subscriber, see CHAN_DELIVER); the shard monitors `owner`
+ *               and drops its subscriptions when it exits.
+ *               kind CHAN_WIRE: `owner` is a broker connection actor;
+ *               deliveries are appended, as complete protocol msg frames
+ *               for subscription sid, to a CHAN_WIRE_BATCH for `owner`.
+ *               max (CHAN_WIRE only; 0 = unlimited): the subscription
+ *               auto-unsubscribes after max deliveries.  A wildcard lives
+ *               in several shards, so no shard can count for it: every
+ *               delivery to a subscription with max > 0 goes alone, as
+ *               CHAN_WIRE_ONE, and the CONNECTION counts, discards any
+ *               beyond max (other shards may deliver a few before they
+ *               see the unsub) and then sends CHAN_UNSUB where it sent
+ *               the CHAN_SUB.
+ *               No reply (a sub is accepted or it is a client bug: the
+ *               client validated the pattern, and the shard reports a
+ *               failure it cannot avoid, ENOMEM, as CHAN_SUB_FAILED).
+ *   CHAN_UNSUB  [owner pid, sid u32]
+ *   CHAN_DROP   [owner pid]: remove every subscription of owner (a
+ *               connection closed).
+ *   CHAN_PUB    [subject str, reply str|nil, payload bin]: one publish.
+ *   CHAN_PUB_BATCH  body = the msgpack uint n, then n publishes back to
+ *               back, each the three
+ *               msgpack values `subject str, reply str|nil, payload bin`
+ *               exactly as a protocol pub body holds them after its array
+ *               header (proto_op_t u.pub.tail): the broker forwards a read
+ *               chunk's pubs without re-encoding them.  Not one msgpack
+ *               value, so only chan code reads it (never acto_msg_unpack).
+ *
+ * Sent BY a shard:
+ *   CHAN_DELIVER (to a CHAN_LOCAL owner, with the type deliver_type, so a
+ *               subscriber tells its subscriptions apart by type): body
+ *               [subject str, reply str|nil, payload bin], one refcounted
+ *               buffer shared by every local delivery of that publish.
+ *   CHAN_WIRE_BATCH (type CHAN_WIRE_BATCH, to a CHAN_WIRE owner): body =
+ *               [n uint, frames bin]: n complete msg frames (protocol
+ *               section 4.9) ready to write to the connection, in
+ *               publish order.  One per owner per incoming pub or pub
+ *               batch that matched it.
+ *   CHAN_WIRE_ONE [sid u32, frame bin] to a CHAN_WIRE owner: one msg
+ *               frame for a subscription with max > 0 (see CHAN_SUB).
+ *   CHAN_SUB_FAILED [sid u32, code int] to the owner.
+ */
+#ifndef ACTO_ACTORS_CHAN_H
+#define ACTO_ACTORS_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "acto/actor.h"
+#include "acto/pid.h"
+
+#define CHAN_SHARDS_MAX 64u
+
+/* Reserved message types 0xFFFF04xx: channel internals. */
+#define CHAN_SUB         0xFFFF0401u
+#define CHAN_UNSUB       0xFFFF0402u
+#define CHAN_DROP        0xFFFF0403u
+#define CHAN_PUB         0xFFFF0404u
+#define CHAN_PUB_BATCH   0xFFFF0405u
+#define CHAN_WIRE_BATCH  0xFFFF0406u
+#define CHAN_SUB_FAILED  0xFFFF0407u
+#define CHAN_WIRE_ONE    0xFFFF0408u
+
+enum { CHAN_LOCAL = 0, CHAN_WIRE = 1 };
+
+/* The shards of one bus: immutable once made, so any actor on any worker
+ * may read it without synchronisation while the bus lives. */
+typedef struct chan_bus {
+    unsigned n;                         /* 1 .. CHAN_SHARDS_MAX */
+    acto_pid_t shard[CHAN_SHARDS_MAX];
+} chan_bus_t;
+
+/* Index of the shard that owns subject[0..len) (a hash; stable for the
+ * life of the bus). */
+unsigned chan_shard_of(const chan_bus_t *bus, const char *subject, size_t len);
+
+/* Spawn a bus of n shard actors (0: 4 per worker, at most CHAN_SHARDS_MAX)
+ * from ctx; *out is heap memory the caller frees with chan_bus_free after
+ * chan_bus_stop and once no actor can still use it. */
+int chan_bus_start(acto_ctx_t *ctx, unsigned n, chan_bus_t **out);
+/* Make every shard exit (messages still queued to them are dropped). */
+void chan_bus_stop(acto_ctx_t *ctx, chan_bus_t *bus);
+void chan_bus_free(chan_bus_t *bus);
+
+/* Senders, from the client actor (ctx): each routes to the right shards
+ * (a literal pattern: its shard; a wildcard: all) and returns 0 or an
+ * ACTO_E* code.  The caller validated pattern / queue / subject
+ * (subject_valid); unsub takes the pattern again to find the shards. */
+int chan_sub(acto_ctx_t *ctx, const chan_bus_t *bus, acto_pid_t owner, uint32_t sid,
+             int kind, uint32_t deliver_type, const char *pattern, size_t plen,
+             const char *queue, size_t qlen, uint64_t max);
+int chan_unsub(acto_ctx_t *ctx, const chan_bus_t *bus, acto_pid_t owner, uint32_t sid,
+               const char *pattern, size_t plen);
+int chan_drop(acto_ctx_t *ctx, const chan_bus_t *bus, acto_pid_t owner);
+int chan_pub(acto_ctx_t *ctx, const chan_bus_t *bus, const char *subject, size_t slen,
+             const char *reply, size_t rlen, const void *payload, size_t len);
+/* Send a CHAN_PUB_BATCH to shard i: the n publishes in body[0..len) (the
+ * triples only: chan_pub_batch writes n before them); bytes are copied. */
+int chan_pub_batch(acto_ctx_t *ctx, const chan_bus_t *bus, unsigned i, const void *body,
+                   size_t len, uint32_t n);
+
+/* ---- added by the chan implementation (additive) ------------------------- */
+
+/* Details the text above leaves open, as implemented (actors/chan.c):
+ *  - CHAN_WIRE_BATCH's header has a fixed width, written after its frames:
+ *    0x92, 0xce + u32 n, 0xc6 + u32 length (11 bytes; valid msgpack), so
+ *    the frames are body[11 .. size).  CHAN_WIRE_ONE uses shortest forms.
+ *  - Senders: CHAN_WIRE_* and CHAN_SUB_FAILED come from the shard; a LOCAL
+ *    delivery's sender is the actor that sent the CHAN_PUB / batch (the
+ *    publisher, or a broker connection).
+ *  - A WIRE owner found dead by a send (ACTO_ENOACTOR: a connection that
+ *    exited without CHAN_DROP) is dropped by that shard at once.
+ *  - A CHAN_SUB for an (owner, sid) the shard holds already is refused
+ *    with CHAN_SUB_FAILED [sid, ACTO_EINVAL].
+ *  - chan_bus_stop is acto_kill(ACTO_EXIT_SHUTDOWN) per shard: requests
+ *    queued before it are still handled, later ones are dropped.
+ *  - Within one CHAN_PUB_BATCH, consecutive publishes on one subject reuse
+ *    the first one's match (not when a queue group is in it: a group
+ *    chooses per message). */
+
+/* Remove subscription (owner, sid) from every shard: for callers that did
+ * not keep the pattern (acto_unsubscribe).  Shards without it ignore it. */
+int chan_unsub_all(acto_ctx_t *ctx, const chan_bus_t *bus, acto_pid_t owner, uint32_t sid);
+
+/* One publish triple `subject str, reply str|nil, payload bin` (the layout
+ * of CHAN_PUB_BATCH entries and of a pub body after its array header).
+ * Pointers go into the parsed buffer. */
+typedef struct chan_pubv {
+    const char *subject;
+    size_t slen;
+    const char *reply;          /* NULL: nil */
+    size_t rlen;
+    const uint8_t *payload;
+    size_t len;
+    const uint8_t *tail;        /* the whole triple as it was encoded */
+    size_t tail_len;
+} chan_pubv_t;
+
+/* Parse one triple at buf[0..len) (any msgpack str/bin encoding; the
+ * subject is not checked against the subject syntax).  Returns the bytes
+ * it used (tail_len), or 0 if the bytes are not such a triple or are cut
+ * off: nothing past buf + len is read. */
+size_t chan_pub_parse(const void *buf, size_t len, chan_pubv_t *out);
+
+#endif
