@@ -395,4 +395,6 @@ static inline void worker_turn(acto_worker_t *w, unsigned turns)
 int  worker_io_start(acto_worker_t *w);        /* ACTO_ESYS: the run must fail */
 void worker_io_end(acto_worker_t *w);          /* in epoch */
 
+#include "trace_inline.h"   /* the per-message trace hooks read the structures above */
+
 #endif

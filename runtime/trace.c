@@ -1,5 +1,6 @@
-/* runtime/trace.c - trace recording: per-context buffers, the flush thread,
- * the file format (docs/trace-format.md).  Invariants T1..T3 in trace.h. */
+/* runtime/trace.c - trace recording: per-context buffers, the writer thread,
+ * the file format (docs/trace-format.md, version 2).  Invariants T1..T4 in
+ * trace.h. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
@@ -15,30 +17,37 @@
 
 #include "internal.h"
 
-#define BUF_EVENTS 2048u        /* 64 KiB of raw event units per buffer */
+#define BUF_WORDS 8192u         /* 64 KiB of packed units per buffer */
 #define FLIGHT_MAX 64u           /* buffers queued or being written */
 #define WAKE_BATCH 4u            /* wake the writer for this many full buffers */
 #define WRITER_NAP_NS 10000000   /* ... or after this long (10 ms) */
-#define DEPTH_EVERY 256u        /* sample a mailbox every N receives: the walk
-                                   costs at most DEPTH_CAP / N reads a message */
-#define DEPTH_CAP 1024u         /* ... counting at most this many */
+#define DEPTH_CAP 1024u         /* count at most this many: with TRACE_DEPTH_EVERY,
+                                   at most 4 reads a message */
 #define NAME_MAX_LEN 255u
-/* Encoded size bound: a record takes < 64 bytes per raw unit it uses (a
- * send: 2 units, < 70 bytes; a spawn's name adds a unit per 32 bytes). */
-#define OUT_SIZE (BUF_EVENTS * 64u)
+#define HDR_MAX 96u              /* a block record's header: 10 fields < 96 B */
+#define IOV_BATCH 64u            /* iovecs per writev (2 per block) */
 
 enum { ROLE_WORKER, ROLE_ROOT, ROLE_THREAD };
+/* Units go to the file as they lie in memory; the format is little-endian. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "trace units: little-endian hosts only");
+
+/* The track's state just before w[0] (T4): what the reader needs to decode
+ * the block without the blocks before it. */
+typedef struct trace_meta {
+    uint64_t seq, wbase, cause, self, bts;
+} trace_meta_t;
 
 struct trace_buf {
     trace_buf_t *next;          /* queue or free list */
-    uint32_t track, n;
-    trace_ev_t ev[BUF_EVENTS];
+    uint32_t track, n;          /* n: words used */
+    trace_meta_t meta;
+    uint64_t w[BUF_WORDS];
 };
 
 struct trace {
     int fd;
     uint64_t tick0, mono0;      /* clock origin: ts 0 */
-    pthread_mutex_t lock;       /* guards everything below but the flush-only part */
+    pthread_mutex_t lock;       /* guards everything below but the writer-only part */
     pthread_cond_t work, room;
     trace_buf_t *qhead, *qtail; /* handed over, in order */
     trace_buf_t *free;
@@ -46,21 +55,21 @@ struct trace {
     bool stop;
     int err;                    /* first error: 0, ACTO_ESYS or ACTO_ENOMEM */
     uint32_t next_thread;       /* index of the next attached context */
+    trace_ctx_t *spare;         /* tracks of detached threads, for the next attach */
     unsigned nworkers;
     pthread_t thread;
-    /* flush thread only */
+    /* writer thread only */
     msgpack_sbuffer sb;         /* header */
-    char *out;                  /* one encoded buffer: OUT_SIZE bytes */
-    uint64_t *last_ns;          /* per track: keeps each track monotonic */
-    uint32_t nlast;
+    char hdr[IOV_BATCH / 2][HDR_MAX];
 };
 
 /* ---- clock --------------------------------------------------------------------
  * With an invariant TSC that the kernel itself uses as clocksource, events
- * take raw TSC ticks (a few ns) and the flush thread converts them with the
- * ratio measured from trace start to the moment of conversion.  Because
- * that interval always contains the event, the conversion error of an event
- * stays below the error of one clock reading.  Otherwise: CLOCK_MONOTONIC. */
+ * take raw TSC ticks (a few ns).  The writer thread measures ticks and ns
+ * elapsed since trace start when it writes a block, and the reader converts
+ * the block's ticks with that ratio.  Because that interval contains every
+ * event of the block, the conversion error of an event stays below the
+ * error of one clock reading.  Otherwise: CLOCK_MONOTONIC ns as ticks. */
 static bool use_tsc;
 
 static uint64_t mono_ns(void)
@@ -102,6 +111,27 @@ static void clock_pair(uint64_t *tick, uint64_t *ns)
     *tick = use_tsc ? a + (b - a) / 2 : *ns;
 }
 
+/* ---- send numbers (T5) ---------------------------------------------------------- */
+
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t seq_floor;      /* above every send number used so far */
+
+static uint64_t seq_first(void)
+{
+    pthread_mutex_lock(&seq_lock);
+    uint64_t s = seq_floor;
+    pthread_mutex_unlock(&seq_lock);
+    return s;
+}
+
+static void seq_done(uint64_t seq)
+{
+    pthread_mutex_lock(&seq_lock);
+    if (seq > seq_floor)
+        seq_floor = seq;
+    pthread_mutex_unlock(&seq_lock);
+}
+
 /* ---- buffers: owner side ------------------------------------------------------ */
 
 static trace_buf_t *buf_new(trace_t *t)
@@ -130,14 +160,26 @@ static void enqueue(trace_t *t, trace_buf_t *b, bool urgent)
         pthread_cond_signal(&t->work);
 }
 
-/* Hand the current buffer to the flush thread (if it holds anything) and
+/* Start filling b: record the track's state at its first word (T4). */
+static void buf_start(trace_ctx_t *tc, trace_buf_t *b)
+{
+    b->meta = (trace_meta_t){ .seq = tc->seq, .wbase = tc->wbase, .self = tc->self,
+                              .cause = tc->self ? tc->cause : 0, .bts = tc->self ? tc->bts : 0 };
+    tc->buf = b;
+    tc->pos = b->w;
+    tc->end = b->w + BUF_WORDS;
+}
+
+/* Hand the current buffer to the writer thread (if it holds anything) and
  * take an empty one.  Waits while FLIGHT_MAX buffers are in flight: the
- * trace loses nothing, at the price of back-pressure on a slow disk. */
+ * trace loses nothing, at the price of back-pressure on a slow disk.  Out of
+ * memory, the buffer's words are dropped but still counted in wbase, so
+ * the reader sees the gap and says so. */
 static void buf_swap(trace_ctx_t *tc, bool urgent)
 {
     trace_t *t = tc->t;
     trace_buf_t *b = tc->buf;
-    uint32_t n = (uint32_t)(tc->pos - b->ev);
+    uint32_t n = (uint32_t)(tc->pos - b->w);
     if (n == 0)
         return;
     pthread_mutex_lock(&t->lock);
@@ -149,41 +191,38 @@ static void buf_swap(trace_ctx_t *tc, bool urgent)
         b->n = n;
         b->track = tc->track;
         enqueue(t, b, urgent);
-    } else {                    /* out of memory: drop this buffer's events */
+    } else {
         t->err = ACTO_ENOMEM;
         nb = b;
     }
     pthread_mutex_unlock(&t->lock);
-    tc->buf = nb;
-    tc->pos = nb->ev;
-    tc->end = nb->ev + BUF_EVENTS;
+    tc->wbase += n;
+    buf_start(tc, nb);
 }
 
-static inline trace_ev_t *ev_get(trace_ctx_t *tc, uint32_t kind, unsigned n)
+uint64_t *trace_words_slow(trace_ctx_t *tc, unsigned n)
 {
-    if (ACTO_UNLIKELY((size_t)(tc->end - tc->pos) < n))
-        buf_swap(tc, false);
-    trace_ev_t *e = tc->pos;
+    buf_swap(tc, false);
+    uint64_t *w = tc->pos;
     tc->pos += n;
-    e->ts = ticks();
-    e->kind = kind;
-    return e;
+    return w;
 }
 
-/* ---- hooks ---------------------------------------------------------------------- */
-
-void trace_send(acto_ctx_t *ctx, acto_msg_t *m, acto_pid_t to)
+uint64_t trace_mono_ns(void)
 {
-    trace_ctx_t *tc = ctx->tr;
-    m->id = ((uint64_t)(tc->track + 1) << 48) | ++tc->seq;
-    trace_ev_t *e = ev_get(tc, ACTO_TRACE_SEND, 2);
-    trace_ext_t *f = (trace_ext_t *)(e + 1);
-    e->a = m->id;
-    e->b = m->from;
-    e->x = m->type;
-    f->c = to;
-    f->d = tc->cause;
-    f->e = m->size;
+    return mono_ns();
+}
+
+/* ---- hooks (send, receive begin and end: trace_inline.h) ------------------------ */
+
+void trace_send_x(trace_ctx_t *tc, acto_msg_t *m, acto_pid_t to)
+{
+    uint64_t *w = trace_words(tc, 4);
+    w[0] = trace_stamp(tc, ACTO_TRACE_U_SEND_X);
+    w[1] = m->from;
+    w[2] = (uint64_t)m->size << 32 | m->type;
+    w[3] = to;
+    m->id = tc->idbase | ++tc->seq;   /* after the words: T4 */
 }
 
 /* Messages waiting behind the one being handled.  Owner only: the nodes
@@ -198,255 +237,185 @@ static uint32_t mbox_depth(acto_mailbox_t *mb)
     return n;
 }
 
-void trace_recv_begin(acto_ctx_t *ctx, acto_actor_t *a, acto_msg_t *m)
+/* A message from another track, or from before this trace (T5). */
+void trace_recv_x(trace_ctx_t *tc, acto_actor_t *a, acto_msg_t *m)
 {
-    trace_ctx_t *tc = ctx->tr;
-    if (ACTO_UNLIKELY(++tc->nrecv % DEPTH_EVERY == 0)) {
-        trace_ev_t *d = ev_get(tc, ACTO_TRACE_DEPTH, 1);
-        d->a = a->pid;
-        d->x = mbox_depth(&a->mb);
-    }
-    trace_ev_t *e = ev_get(tc, ACTO_TRACE_RECV_BEGIN, 1);
+    uint64_t *w = trace_words(tc, 4);
+    uint64_t w0 = trace_stamp(tc, ACTO_TRACE_U_RECV_X);
+    w[0] = w0;
+    w[1] = m->id;
+    w[2] = a->pid;
+    w[3] = m->type;
     tc->cause = m->id;
-    e->a = m->id;
-    e->b = a->pid;
-    e->x = m->type;
+    tc->self = a->pid;
+    tc->bts = w0 >> 8;
 }
 
-void trace_recv_end(acto_ctx_t *ctx)
+void trace_depth(trace_ctx_t *tc, acto_actor_t *a)
 {
-    trace_ctx_t *tc = ctx->tr;
-    trace_ev_t *e = ev_get(tc, ACTO_TRACE_RECV_END, 1);
-    e->a = tc->cause;
-    tc->cause = 0;
+    uint64_t *w = trace_words(tc, 2);
+    w[0] = (uint64_t)mbox_depth(&a->mb) << 8 | ACTO_TRACE_U_DEPTH;
+    w[1] = a->pid;
 }
 
-/* The name is copied (behaviours may be freed before the flush) into the
- * slots after the event, truncated to NAME_MAX_LEN bytes. */
+/* The name is copied (behaviours may be freed before the writer runs) into
+ * the words after the unit, truncated to NAME_MAX_LEN bytes. */
 void trace_spawn(acto_ctx_t *ctx, acto_pid_t pid, const char *name)
 {
     trace_ctx_t *tc = ctx->tr;
     size_t len = name ? strnlen(name, NAME_MAX_LEN) : 0;
-    unsigned extra = (unsigned)((len + sizeof(trace_ev_t) - 1) / sizeof(trace_ev_t));
-    trace_ev_t *e = ev_get(tc, ACTO_TRACE_SPAWN, 2 + extra);
-    e->a = pid;
-    e->b = ctx->self ? ctx->self->pid : ACTO_PID_NONE;
-    e->x = (uint32_t)len;
-    ((trace_ext_t *)(e + 1))->c = tc->cause;
-    if (len)
-        memcpy(e + 2, name, len);
+    unsigned extra = (unsigned)((len + 7) / 8);
+    uint64_t *w = trace_words(tc, 4 + extra);
+    w[0] = trace_stamp(tc, ACTO_TRACE_U_SPAWN);
+    w[1] = pid;
+    w[2] = ctx->self ? ctx->self->pid : ACTO_PID_NONE;
+    w[3] = len;
+    if (extra) {
+        w[3 + extra] = 0;             /* zero the last word's padding */
+        memcpy(w + 4, name, len);
+    }
 }
 
 void trace_exit(acto_ctx_t *ctx, acto_pid_t pid, int64_t reason)
 {
-    trace_ev_t *e = ev_get(ctx->tr, ACTO_TRACE_EXIT, 1);
-    e->a = pid;
-    e->b = (uint64_t)reason;
+    uint64_t *w = trace_words(ctx->tr, 3);
+    w[0] = trace_stamp(ctx->tr, ACTO_TRACE_U_EXIT);
+    w[1] = pid;
+    w[2] = (uint64_t)reason;
 }
 
 void trace_steal(acto_ctx_t *ctx, unsigned victim, uint32_t got)
 {
-    trace_ev_t *e = ev_get(ctx->tr, ACTO_TRACE_STEAL, 1);
-    e->x = victim;
-    e->a = got;
+    uint64_t *w = trace_words(ctx->tr, 2);
+    w[0] = trace_stamp(ctx->tr, ACTO_TRACE_U_STEAL);
+    w[1] = (uint64_t)got << 32 | victim;
 }
 
 void trace_sleep(acto_ctx_t *ctx)
 {
-    ev_get(ctx->tr, ACTO_TRACE_SLEEP, 1);
+    *trace_words(ctx->tr, 1) = trace_stamp(ctx->tr, ACTO_TRACE_U_SLEEP);
     buf_swap(ctx->tr, true);    /* idle anyway: let readers see it all */
 }
 
 void trace_wake(acto_ctx_t *ctx)
 {
-    ev_get(ctx->tr, ACTO_TRACE_WAKE, 1);
+    *trace_words(ctx->tr, 1) = trace_stamp(ctx->tr, ACTO_TRACE_U_WAKE);
 }
 
 void trace_io_submit(acto_ctx_t *ctx, uint32_t op, int fd, uint64_t req, acto_pid_t pid)
 {
-    trace_ev_t *e = ev_get(ctx->tr, ACTO_TRACE_IO_SUBMIT, 2);
-    e->x = op;
-    e->a = (uint64_t)(uint32_t)fd;
-    e->b = req;
-    ((trace_ext_t *)(e + 1))->c = pid;
+    uint64_t *w = trace_words(ctx->tr, 4);
+    w[0] = trace_stamp(ctx->tr, ACTO_TRACE_U_IO_SUBMIT);
+    w[1] = (uint64_t)(uint32_t)fd << 32 | op;
+    w[2] = req;
+    w[3] = pid;
 }
 
 void trace_io_complete(acto_ctx_t *ctx, uint32_t op, int fd, uint64_t req, int64_t result,
                        acto_pid_t pid)
 {
-    trace_ev_t *e = ev_get(ctx->tr, ACTO_TRACE_IO_COMPLETE, 2);
-    trace_ext_t *f = (trace_ext_t *)(e + 1);
-    e->x = op;
-    e->a = (uint64_t)(uint32_t)fd;
-    e->b = req;
-    f->c = (uint64_t)result;
-    f->d = pid;
+    uint64_t *w = trace_words(ctx->tr, 5);
+    w[0] = trace_stamp(ctx->tr, ACTO_TRACE_U_IO_COMPLETE);
+    w[1] = (uint64_t)(uint32_t)fd << 32 | op;
+    w[2] = req;
+    w[3] = (uint64_t)result;
+    w[4] = pid;
 }
 
 void trace_timer_fire(acto_ctx_t *ctx, uint64_t timer, acto_pid_t pid)
 {
-    trace_ev_t *e = ev_get(ctx->tr, ACTO_TRACE_TIMER_FIRE, 1);
-    e->a = timer;
-    e->b = pid;
+    uint64_t *w = trace_words(ctx->tr, 3);
+    w[0] = trace_stamp(ctx->tr, ACTO_TRACE_U_TIMER_FIRE);
+    w[1] = timer;
+    w[2] = pid;
 }
 
-/* ---- the flush thread ---------------------------------------------------------- */
+/* ---- the writer thread ---------------------------------------------------------- */
 
-static inline __attribute__((always_inline)) void pack_str(msgpack_packer *pk, const char *s, size_t n)
+static inline void pack_str(msgpack_packer *pk, const char *s, size_t n)
 {
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
 }
 
-static const char *role_name(uint32_t role)
+/* A fixed-room sink for a block header (HDR_MAX bytes, always enough). */
+static int hdr_write(void *data, const char *buf, size_t len)
 {
-    return role == ROLE_WORKER ? "worker" : role == ROLE_ROOT ? "root" : "thread";
+    char **p = data;
+    memcpy(*p, buf, len);
+    *p += len;
+    return 0;
 }
 
-/* Encode one raw event as a msgpack record; returns the slots it used. */
-static inline __attribute__((always_inline)) unsigned encode(msgpack_packer *pk, uint32_t track, uint64_t ns, const trace_ev_t *e)
+/* The msgpack header of b's block record, up to and including the bin's
+ * length: [BLOCK, ns_span, track, tick_span, seq, wbase, cause, self, bts,
+ * bin]; its words follow as they are.  The clock span is measured after
+ * every event of the block, so the reader's conversion of any of them errs
+ * by less than one clock reading. */
+static size_t block_header(char *out, const trace_buf_t *b, uint64_t ns_span, uint64_t tick_span)
 {
-    static const uint8_t nfields[] = {
-        [ACTO_TRACE_SPAWN] = 4, [ACTO_TRACE_EXIT] = 2, [ACTO_TRACE_SEND] = 6,
-        [ACTO_TRACE_RECV_BEGIN] = 3, [ACTO_TRACE_RECV_END] = 1, [ACTO_TRACE_DEPTH] = 2,
-        [ACTO_TRACE_STEAL] = 2, [ACTO_TRACE_SLEEP] = 0, [ACTO_TRACE_WAKE] = 0,
-        [ACTO_TRACE_TRACK] = 2, [ACTO_TRACE_IO_SUBMIT] = 4, [ACTO_TRACE_IO_COMPLETE] = 5,
-        [ACTO_TRACE_TIMER_FIRE] = 2,
-    };
-    const trace_ext_t *f = (const trace_ext_t *)(e + 1);   /* two-unit kinds */
-    msgpack_pack_array(pk, 3u + nfields[e->kind]);
-    msgpack_pack_uint32(pk, e->kind);
-    msgpack_pack_uint64(pk, ns);
-    msgpack_pack_uint32(pk, track);
-    switch (e->kind) {
-    case ACTO_TRACE_SPAWN:
-        msgpack_pack_uint64(pk, e->a);
-        msgpack_pack_uint64(pk, e->b);
-        pack_str(pk, (const char *)(e + 2), e->x);
-        msgpack_pack_uint64(pk, f->c);
-        return 2 + (unsigned)((e->x + sizeof *e - 1) / sizeof *e);
-    case ACTO_TRACE_EXIT:
-        msgpack_pack_uint64(pk, e->a);
-        msgpack_pack_int64(pk, (int64_t)e->b);
-        break;
-    case ACTO_TRACE_SEND:
-        msgpack_pack_uint64(pk, e->a);
-        msgpack_pack_uint64(pk, e->b);
-        msgpack_pack_uint64(pk, f->c);
-        msgpack_pack_uint32(pk, e->x);
-        msgpack_pack_uint64(pk, f->e);
-        msgpack_pack_uint64(pk, f->d);
-        return 2;
-    case ACTO_TRACE_RECV_BEGIN:
-        msgpack_pack_uint64(pk, e->a);
-        msgpack_pack_uint64(pk, e->b);
-        msgpack_pack_uint32(pk, e->x);
-        break;
-    case ACTO_TRACE_RECV_END:
-        msgpack_pack_uint64(pk, e->a);
-        break;
-    case ACTO_TRACE_DEPTH:
-        msgpack_pack_uint64(pk, e->a);
-        msgpack_pack_uint32(pk, e->x);
-        break;
-    case ACTO_TRACE_STEAL:
-        msgpack_pack_uint32(pk, e->x);
-        msgpack_pack_uint64(pk, e->a);
-        break;
-    case ACTO_TRACE_TRACK:
-        pack_str(pk, role_name(e->x), strlen(role_name(e->x)));
-        msgpack_pack_uint64(pk, e->a);
-        break;
-    case ACTO_TRACE_IO_SUBMIT:
-    case ACTO_TRACE_IO_COMPLETE:
-        msgpack_pack_uint32(pk, e->x);
-        msgpack_pack_uint64(pk, e->a);
-        msgpack_pack_uint64(pk, e->b);
-        if (e->kind == ACTO_TRACE_IO_COMPLETE)
-            msgpack_pack_int64(pk, (int64_t)f->c);
-        msgpack_pack_uint64(pk, e->kind == ACTO_TRACE_IO_COMPLETE ? f->d : f->c);
-        return 2;
-    case ACTO_TRACE_TIMER_FIRE:
-        msgpack_pack_uint64(pk, e->a);
-        msgpack_pack_uint64(pk, e->b);
-        break;
-    default:
-        break;
-    }
-    return 1;
+    char *p = out;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &p, hdr_write);
+    msgpack_pack_array(&pk, 10);
+    msgpack_pack_uint32(&pk, ACTO_TRACE_BLOCK);
+    msgpack_pack_uint64(&pk, ns_span);
+    msgpack_pack_uint32(&pk, b->track);
+    msgpack_pack_uint64(&pk, tick_span);
+    msgpack_pack_uint64(&pk, b->meta.seq);
+    msgpack_pack_uint64(&pk, b->meta.wbase);
+    msgpack_pack_uint64(&pk, b->meta.cause);
+    msgpack_pack_uint64(&pk, b->meta.self);
+    msgpack_pack_uint64(&pk, b->meta.bts);
+    msgpack_pack_bin(&pk, (size_t)b->n * 8);
+    return (size_t)(p - out);
 }
 
-static int write_all(int fd, const char *p, size_t n)
+static int writev_all(int fd, struct iovec *iov, int n)
 {
-    while (n) {
-        ssize_t w = write(fd, p, n);
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             return -1;
-        p += w;
-        n -= (size_t)w;
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
     }
     return 0;
 }
 
-static uint64_t *track_last(trace_t *t, uint32_t track)
+static int write_all(int fd, const char *p, size_t n)
 {
-    if (track >= t->nlast) {
-        uint32_t n = track + 16;
-        uint64_t *v = realloc(t->last_ns, n * sizeof *v);
-        if (!v)
-            return NULL;
-        memset(v + t->nlast, 0, (n - t->nlast) * sizeof *v);
-        t->last_ns = v;
-        t->nlast = n;
-    }
-    return &t->last_ns[track];
+    struct iovec v = { (void *)p, n };
+    return writev_all(fd, &v, 1);
 }
 
-/* The packer's sink.  Room is reserved up front (OUT_SIZE).  The packer
- * hands over 1..9 bytes at a time: constant-size copies for those avoid a
- * libc call per field, which was most of the flush thread's time. */
-static int out_write(void *data, const char *buf, size_t len)
+/* Write the blocks of list, IOV_BATCH / 2 per writev (T3): the writer
+ * never reads the words themselves. */
+static void blocks_write(trace_t *t, const trace_buf_t *list)
 {
-    char **p = data, *d = *p;
-    switch (len) {
-    case 1: d[0] = buf[0]; break;
-    case 2: memcpy(d, buf, 2); break;
-    case 3: memcpy(d, buf, 3); break;
-    case 5: memcpy(d, buf, 5); break;
-    case 9: memcpy(d, buf, 9); break;
-    default: memcpy(d, buf, len); break;
-    }
-    *p = d + len;
-    return 0;
-}
-
-/* Convert, encode and write one buffer with a single write() (T3). */
-static void buf_write(trace_t *t, const trace_buf_t *b)
-{
-    if (t->err == ACTO_ESYS)
-        return;                 /* after a failed write, append nothing (T3) */
     uint64_t tick_now, ns_now;
-    clock_pair(&tick_now, &ns_now);
-    double ratio = use_tsc && tick_now > t->tick0
-        ? (double)(ns_now - t->mono0) / (double)(tick_now - t->tick0) : 1.0;
-    uint64_t *last = track_last(t, b->track), dummy = 0;
-    if (!last)
-        last = &dummy;
-    char *p = t->out;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &p, out_write);
-    for (uint32_t i = 0; i < b->n;) {
-        const trace_ev_t *e = &b->ev[i];
-        uint64_t ns = e->ts > t->tick0 ? (uint64_t)((double)(e->ts - t->tick0) * ratio) : 0;
-        if (ns < *last)
-            ns = *last;
-        *last = ns;
-        i += encode(&pk, b->track, ns, e);
+    clock_pair(&tick_now, &ns_now);   /* after every event of the list */
+    uint64_t ns_span = ns_now - t->mono0, tick_span = tick_now - t->tick0;
+    struct iovec iov[IOV_BATCH];
+    while (list && t->err != ACTO_ESYS) {   /* after a failed write, append nothing */
+        int n = 0;
+        for (; list && n < (int)IOV_BATCH; list = list->next, n += 2) {
+            char *h = t->hdr[n / 2];
+            iov[n] = (struct iovec){ h, block_header(h, list, ns_span, tick_span) };
+            iov[n + 1] = (struct iovec){ (void *)list->w, (size_t)list->n * 8 };
+        }
+        if (writev_all(t->fd, iov, n) != 0)
+            t->err = ACTO_ESYS;   /* writer only; read after join */
     }
-    if (write_all(t->fd, t->out, (size_t)(p - t->out)) != 0)
-        t->err = ACTO_ESYS;     /* flush thread only; read after join */
 }
 
 static void *flush_main(void *arg)
@@ -470,15 +439,15 @@ static void *flush_main(void *arg)
             break;              /* stop, and everything is written */
         t->qhead = t->qtail = NULL;
         pthread_mutex_unlock(&t->lock);
+        blocks_write(t, list);
         unsigned n = 0;
-        for (trace_buf_t *b = list; b; b = b->next, n++)
-            buf_write(t, b);
         pthread_mutex_lock(&t->lock);
         while (list) {
             trace_buf_t *next = list->next;
             list->next = t->free;
             t->free = list;
             list = next;
+            n++;
         }
         t->nflight -= n;
         pthread_cond_broadcast(&t->room);
@@ -504,7 +473,7 @@ static int write_header(trace_t *t, unsigned workers)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &t->sb, msgpack_sbuffer_write);
     msgpack_sbuffer_write(&t->sb, ACTO_TRACE_MAGIC, 8);
-    msgpack_pack_map(&pk, 7);
+    msgpack_pack_map(&pk, 8);
     pack_str(&pk, "version", 7);
     msgpack_pack_uint32(&pk, ACTO_TRACE_VERSION);
     pack_str(&pk, "start_ns", 8);
@@ -519,6 +488,8 @@ static int write_header(trace_t *t, unsigned workers)
     pack_str(&pk, comm, strlen(comm));
     pack_str(&pk, "clock", 5);
     pack_str(&pk, use_tsc ? "tsc" : "monotonic", use_tsc ? 3 : 9);
+    pack_str(&pk, "tick0", 5);
+    msgpack_pack_uint64(&pk, t->tick0 & ((1ull << 56) - 1));
     int rc = write_all(t->fd, t->sb.data, t->sb.size) ? ACTO_ESYS : 0;
     msgpack_sbuffer_clear(&t->sb);
     return rc;
@@ -526,47 +497,98 @@ static int write_header(trace_t *t, unsigned workers)
 
 /* ---- contexts ------------------------------------------------------------------------ */
 
+/* A track and its state, as it was left, for the next attached thread:
+ * its stream goes on (its own TRACK unit says who writes it now), so
+ * threads that attach and detach again and again do not use up the 65535
+ * tracks that message ids can name. */
+static trace_ctx_t *ctx_reuse(trace_t *t, uint32_t index)
+{
+    pthread_mutex_lock(&t->lock);
+    trace_ctx_t *tc = t->spare;
+    if (tc)
+        t->spare = tc->spare;
+    pthread_mutex_unlock(&t->lock);
+    if (tc) {
+        tc->spare = NULL;
+        uint64_t *w = trace_words(tc, 2);
+        w[0] = trace_stamp(tc, ACTO_TRACE_U_TRACK);
+        w[1] = (uint64_t)index << 32 | ROLE_THREAD;
+    }
+    return tc;
+}
+
 static int ctx_open(trace_t *t, acto_ctx_t *ctx)
 {
+    uint32_t role = ctx->kind == CTX_WORKER ? ROLE_WORKER
+                  : ctx->kind == CTX_ROOT ? ROLE_ROOT : ROLE_THREAD;
+    pthread_mutex_lock(&t->lock);
+    uint32_t index = role == ROLE_WORKER ? ctx->w->index
+                   : role == ROLE_ROOT ? 0 : t->next_thread++;
+    pthread_mutex_unlock(&t->lock);
+    if (role == ROLE_THREAD && (ctx->tr = ctx_reuse(t, index)))
+        return 0;
     trace_ctx_t *tc = calloc(1, sizeof *tc);
     pthread_mutex_lock(&t->lock);
     trace_buf_t *b = tc ? buf_new(t) : NULL;
-    uint32_t role = ctx->kind == CTX_WORKER ? ROLE_WORKER
-                  : ctx->kind == CTX_ROOT ? ROLE_ROOT : ROLE_THREAD;
-    uint32_t index = role == ROLE_WORKER ? ctx->w->index
-                   : role == ROLE_ROOT ? 0 : t->next_thread++;
     pthread_mutex_unlock(&t->lock);
     if (!b) {
         free(tc);
         return ACTO_ENOMEM;
     }
     tc->t = t;
-    tc->buf = b;
-    tc->pos = b->ev;
-    tc->end = b->ev + BUF_EVENTS;
+    tc->tsc = use_tsc;
+    tc->seq = seq_first();
+    buf_start(tc, b);
     /* Tracks: workers 0..N-1, root N, attached threads N+1... */
     tc->track = role == ROLE_WORKER ? index : role == ROLE_ROOT ? t->nworkers : t->nworkers + 1 + index;
-    trace_ev_t *e = ev_get(tc, ACTO_TRACE_TRACK, 1);
-    e->x = role;
-    e->a = index;
+    if (tc->track >= 0xffff) {  /* ids hold track + 1 in 16 bits; ctx_reuse keeps below */
+        pthread_mutex_lock(&t->lock);
+        b->next = t->free;
+        t->free = b;
+        pthread_mutex_unlock(&t->lock);
+        free(tc);
+        return ACTO_ELIMIT;
+    }
+    tc->idbase = (uint64_t)(tc->track + 1) << 48;
+    tc->idlo = tc->idbase + tc->seq + 1;
+    tc->idn = (1ull << 48) - tc->seq - 1;
+    uint64_t *w = trace_words(tc, 2);
+    w[0] = trace_stamp(tc, ACTO_TRACE_U_TRACK);
+    w[1] = (uint64_t)index << 32 | role;
     ctx->tr = tc;
     return 0;
 }
 
-/* Hand over what the context has buffered, then free its trace state. */
-static void ctx_close(acto_ctx_t *ctx)
+/* Free a context's trace state and its (empty) buffer. */
+static void ctx_free(trace_ctx_t *tc)
+{
+    trace_t *t = tc->t;
+    seq_done(tc->seq);
+    pthread_mutex_lock(&t->lock);
+    tc->buf->next = t->free;
+    t->free = tc->buf;
+    pthread_mutex_unlock(&t->lock);
+    free(tc);
+}
+
+/* Hand over what the context has buffered; keep a detached thread's track
+ * for the next attach while the trace goes on, else free its state. */
+static void ctx_close(acto_ctx_t *ctx, bool ending)
 {
     trace_ctx_t *tc = ctx->tr;
     if (!tc)
         return;
     buf_swap(tc, true);
-    trace_t *t = tc->t;
-    pthread_mutex_lock(&t->lock);
-    tc->buf->next = t->free;    /* the empty one buf_swap left us */
-    t->free = tc->buf;
-    pthread_mutex_unlock(&t->lock);
-    free(tc);
     ctx->tr = NULL;
+    if (ctx->kind != CTX_WORKER && ctx->kind != CTX_ROOT && !ending) {
+        trace_t *t = tc->t;
+        pthread_mutex_lock(&t->lock);
+        tc->spare = t->spare;
+        t->spare = tc;
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
+    ctx_free(tc);
 }
 
 int trace_ctx_open(acto_ctx_t *ctx)
@@ -576,7 +598,7 @@ int trace_ctx_open(acto_ctx_t *ctx)
 
 void trace_ctx_close(acto_ctx_t *ctx)
 {
-    ctx_close(ctx);
+    ctx_close(ctx, false);
 }
 
 void trace_ctx_flush(acto_ctx_t *ctx)
@@ -597,8 +619,6 @@ static void trace_free(trace_t *t)
         free(b);
     }
     msgpack_sbuffer_destroy(&t->sb);
-    free(t->out);
-    free(t->last_ns);
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->work);
     pthread_cond_destroy(&t->room);
@@ -613,10 +633,6 @@ static int trace_open(acto_runtime_t *rt, const char *path, trace_t **out)
     if (!t)
         return ACTO_ENOMEM;
     msgpack_sbuffer_init(&t->sb);
-    if (!(t->out = malloc(OUT_SIZE))) {
-        free(t);
-        return ACTO_ENOMEM;
-    }
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_t ca;             /* the writer naps on the monotonic clock */
     pthread_condattr_init(&ca);
@@ -640,7 +656,7 @@ static int trace_open(acto_runtime_t *rt, const char *path, trace_t **out)
     return 0;
 }
 
-/* Stop the flush thread once it has written everything handed over. */
+/* Stop the writer thread once it has written everything handed over. */
 static int trace_finish(trace_t *t)
 {
     pthread_mutex_lock(&t->lock);
@@ -660,8 +676,13 @@ static int trace_detach_all(acto_runtime_t *rt)
     trace_t *t = rt->trace;
     pthread_mutex_lock(&rt->ctx_lock);
     for (acto_ctx_t *c = rt->contexts; c; c = c->all_next)
-        ctx_close(c);
+        ctx_close(c, true);
     pthread_mutex_unlock(&rt->ctx_lock);
+    while (t->spare) {          /* no context uses them: no lock needed */
+        trace_ctx_t *tc = t->spare;
+        t->spare = tc->spare;
+        ctx_free(tc);
+    }
     rt->trace = NULL;
     return trace_finish(t);
 }

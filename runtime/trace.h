@@ -1,28 +1,44 @@
 /* runtime/trace.h - trace recording hooks (internal; format in
- * docs/trace-format.md, public API in include/acto/trace.h).
+ * docs/trace-format.md, version 2; public API in include/acto/trace.h).
  *
- * Each context that records owns a trace_ctx_t: a buffer of raw events
- * (32-byte units, raw clock ticks) that only the owning thread writes, so
- * the hot path is a clock read, a few stores and a pointer bump.  Full
- * buffers (and partial ones when a worker goes idle) are handed to the
- * runtime's flush thread, which converts ticks to nanoseconds, encodes
- * msgpack records and appends them to the file with one write() per buffer.
+ * Each context that records owns a trace_ctx_t: a buffer of 64-bit words
+ * that only the owning thread writes, holding events already in their file
+ * form (packed units, raw clock ticks).  Full buffers (and partial ones when
+ * a worker goes idle) are handed to the runtime's writer thread, which puts
+ * a small msgpack block header in front of each and appends several with
+ * one writev(): it never reads or encodes an event.
+ *
+ * What a unit leaves out, the reader derives from the track's own order:
+ * message ids (per-track send count), a send's sender, cause and time (the
+ * receive in progress on the track: its bracket), a receive's pid and type
+ * (the send, when it was recorded earlier on the same track).  Each block
+ * header carries the track's state at its start (send count, open bracket,
+ * words written before it), so every block can be decoded on its own and a
+ * lost block shows as a gap.
  *
  * Every hook is called as `if (ACTO_UNLIKELY(ctx->tr)) trace_xxx(...)`: with
  * tracing off the cost is one load and one predictable branch.
  *
  * Invariants:
  *   T1 A buffer is written by exactly one thread: the owner until it hands
- *      the buffer over (under the trace lock), then the flush thread until
+ *      the buffer over (under the trace lock), then the writer thread until
  *      it returns it to the free list (under the same lock).
  *   T2 ctx->tr changes only while no thread runs the runtime's actors or
  *      sends through that context (start/stop, attach/detach).
- *   T3 One write() carries only whole records, so the file is always a
- *      prefix of whole records plus at most one partial write at its end.
+ *   T3 One writev() carries only whole block records, so the file is always
+ *      a prefix of whole records plus at most one partial write at its end.
+ *   T4 A hook takes its words (which may hand the buffer over) before it
+ *      changes the context's state (send count, bracket), so a block
+ *      header's state is the state just before the block's first unit.
+ *   T5 Send numbers never repeat within a process: a trace's contexts start
+ *      counting above every number any earlier trace used, so a message
+ *      still queued from an earlier trace never passes for one of this
+ *      trace's sends (the short recv unit would name the wrong send).
  */
 #ifndef ACTO_TRACE_INTERNAL_H
 #define ACTO_TRACE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "acto/pid.h"
 #include "acto/trace.h"
@@ -33,27 +49,21 @@ struct acto_msg;
 typedef struct trace trace_t;
 typedef struct trace_buf trace_buf_t;
 
-/* One raw event unit, converted by the flush thread.  Most events take one
- * unit; a send or spawn takes two (the second read as trace_ext_t), and a
- * spawn's behaviour name follows in further units.  32 bytes: half a cache
- * line, since writing fresh lines is most of the hot path's cost. */
-typedef struct trace_ev {
-    uint64_t ts;              /* clock ticks (trace.c: tsc or ns) */
-    uint32_t kind;            /* ACTO_TRACE_* */
-    uint32_t x;               /* kind-specific small field */
-    uint64_t a, b;            /* kind-specific wide fields */
-} trace_ev_t;
-typedef struct trace_ext { uint64_t c, d, e, f; } trace_ext_t;
-_Static_assert(sizeof(trace_ev_t) == 32 && sizeof(trace_ext_t) == 32, "raw trace unit size");
-
 typedef struct trace_ctx {
-    trace_ev_t *pos, *end;    /* free space in buf */
+    uint64_t *pos, *end;      /* free words in buf */
     trace_buf_t *buf;
     trace_t *t;
-    uint64_t seq;             /* message ids: (track + 1) << 48 | seq */
-    uint64_t cause;           /* id of the message being handled, or 0 */
+    uint64_t idbase;          /* message ids: (track + 1) << 48 | seq */
+    uint64_t seq;             /* sends recorded so far (T5: from seq_floor) */
+    uint64_t idlo, idn;       /* this trace's ids of this track: idlo + [0, idn) */
+    acto_pid_t self;          /* bracket: the receiver, 0 outside a receive */
+    uint64_t cause;           /* bracket: id of the message it handles (if self) */
+    uint64_t bts;             /* bracket: its begin timestamp (if self) */
+    uint64_t wbase;           /* words written (or lost) before buf */
     uint32_t track;
     uint32_t nrecv;           /* for sampling mailbox depth */
+    bool tsc;                 /* clock: TSC ticks, else CLOCK_MONOTONIC ns */
+    struct trace_ctx *spare;  /* on the trace's list of unused thread tracks */
 } trace_ctx_t;
 
 /* runtime lifetime (runtime.c) */
@@ -63,10 +73,7 @@ int  trace_ctx_open(struct acto_ctx *ctx);     /* attach */
 void trace_ctx_close(struct acto_ctx *ctx);    /* detach */
 void trace_ctx_flush(struct acto_ctx *ctx);    /* hand a partial buffer over */
 
-/* hooks */
-void trace_send(struct acto_ctx *ctx, struct acto_msg *m, acto_pid_t to);
-void trace_recv_begin(struct acto_ctx *ctx, struct acto_actor *a, struct acto_msg *m);
-void trace_recv_end(struct acto_ctx *ctx);
+/* hooks; send, receive begin and end are inline (trace_inline.h) */
 void trace_spawn(struct acto_ctx *ctx, acto_pid_t pid, const char *name);
 void trace_exit(struct acto_ctx *ctx, acto_pid_t pid, int64_t reason);
 void trace_steal(struct acto_ctx *ctx, unsigned victim, uint32_t got);

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <endian.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 #include "internal.h"
@@ -353,6 +356,45 @@ static void test_no_loss_concurrent(void **state)
     unlink(tmp.path);
 }
 
+/* Threads that attach one after another share one track: its stream goes
+ * on, each attach marked by a TRACK event with the thread's index. */
+static void test_thread_track_reuse(void **state)
+{
+    (void)state;
+    tmp_t tmp;
+    tmp_make(&tmp);
+    acto_runtime_t *rt = tu_runtime(1);
+    assert_int_equal(acto_trace_start(rt, tmp.path), 0);
+    acto_pid_t s;
+    assert_int_equal(acto_spawn(acto_root(rt), &sink, NULL, &s), 0);
+    for (int i = 0; i < 3; i++) {
+        sender_t snd = { rt, s, 2, 0 };
+        void *arg = &snd;
+        tu_threads(1, sender_main, &arg);
+        assert_int_equal(snd.rc, 0);
+    }
+    tu_run(rt);
+    acto_runtime_free(rt);
+    ttr_trace_t t;
+    ttr_model_t m;
+    load(tmp.path, &t, &m);
+    uint32_t track = UINT32_MAX;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < t.n; i++)
+        if (t.rec[i].kind == ACTO_TRACE_TRACK && str_is(&t.rec[i], "thread")) {
+            assert_true(track == UINT32_MAX || track == t.rec[i].track);
+            track = t.rec[i].track;
+            seen |= 1u << t.rec[i].v[0];
+        }
+    assert_int_equal(seen, 7);               /* threads 0, 1, 2 */
+    assert_int_equal(count_kind(&t, ACTO_TRACE_SEND), 6);
+    assert_int_equal(m.nmsgs, 6);            /* ids go on: unique */
+    assert_int_equal(ttr_actor(&m, s)->in, 6);
+    ttr_model_free(&m);
+    ttr_free(&t);
+    unlink(tmp.path);
+}
+
 /* ---- tracing does not change what a program computes ------------------------------ */
 
 /* A ring of actors passing tokens that count down; each actor adds what
@@ -421,6 +463,124 @@ static void test_on_off_same_results(void **state)
     ttr_trace_t t;
     load(tmp.path, &t, NULL);
     assert_int_equal(count_kind(&t, ACTO_TRACE_RECV_BEGIN), on.messages);
+    ttr_free(&t);
+    unlink(tmp.path);
+}
+
+/* ---- a message queued across two traces ----------------------------------------------
+ * A worker sends itself BUMPs, the first one stops the run; the rest are
+ * handled in the next run, recorded into a new trace, by the same worker
+ * that sent them in the old one (trace.h T5). */
+enum { GO = 1, BUMP = 2, NBUMP = 1000 };
+
+static int bumper_recv(acto_ctx_t *ctx, void *st, const acto_msg_t *m)
+{
+    bool *stopped = st;
+    if (acto_msg_type(m) == GO)
+        for (int i = 0; i < NBUMP; i++)
+            assert_int_equal(acto_send_empty(ctx, acto_self(ctx), BUMP), 0);
+    else if (!*stopped) {
+        *stopped = true;
+        acto_runtime_stop(acto_ctx_runtime(ctx));
+    }
+    return 0;
+}
+static const acto_behavior_t bumper = {
+    .name = "bumper", .state_size = sizeof(bool), .receive = bumper_recv };
+
+static void test_queued_across_traces(void **state)
+{
+    (void)state;
+    tmp_t a, b;
+    tmp_make(&a);
+    tmp_make(&b);
+    acto_runtime_t *rt = tu_runtime(1);
+    acto_pid_t p;
+    assert_int_equal(acto_trace_start(rt, a.path), 0);
+    assert_int_equal(acto_spawn(acto_root(rt), &bumper, NULL, &p), 0);
+    assert_int_equal(acto_send_empty(acto_root(rt), p, GO), 0);
+    assert_int_equal(acto_runtime_run(rt), 0);
+    assert_int_equal(acto_trace_stop(rt), 0);
+    ttr_trace_t t;
+    load(a.path, &t, NULL);
+    size_t first = count_kind(&t, ACTO_TRACE_RECV_BEGIN);
+    assert_true(first >= 2 && first < 1 + NBUMP);   /* some BUMPs left queued */
+    ttr_free(&t);
+
+    assert_int_equal(acto_trace_start(rt, b.path), 0);
+    tu_run(rt);
+    acto_runtime_free(rt);
+    load(b.path, &t, NULL);
+    assert_int_equal(count_kind(&t, ACTO_TRACE_RECV_BEGIN), 1 + NBUMP - first);
+    for (size_t i = 0; i < t.n; i++)
+        if (t.rec[i].kind == ACTO_TRACE_RECV_BEGIN)
+            assert_true(t.rec[i].v[1] == p && t.rec[i].v[2] == BUMP);
+    ttr_free(&t);
+    unlink(a.path);
+    unlink(b.path);
+}
+
+/* ---- reading a trace while it is written; kill -9 ------------------------------------
+ * A child process records a ring of two actors passing one token, then
+ * idles without stopping the trace.  While it runs, every read of the file
+ * is whole records or a record cut short at the end, never corruption; once
+ * it is idle its workers have handed everything over, so the file holds
+ * every receive, and still does after kill -9. */
+static void test_read_while_written_kill9(void **state)
+{
+    (void)state;
+    tmp_t tmp;
+    tmp_make(&tmp);
+    long hops = (long)tu_scale(200000, 20000);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        acto_config_t cfg;
+        acto_config_init(&cfg);
+        cfg.workers = 2;
+        cfg.trace_path = tmp.path;
+        acto_runtime_t *rt;
+        int64_t sum = 0;
+        acto_pid_t p[2];
+        if (acto_runtime_new(&rt, &cfg) || acto_spawn(acto_root(rt), &ring, &sum, &p[0]) ||
+            acto_spawn(acto_root(rt), &ring, &sum, &p[1]) ||
+            acto_send_fmt(acto_root(rt), p[0], NEXT, "p", p[1]) ||
+            acto_send_fmt(acto_root(rt), p[1], NEXT, "p", p[0]) ||
+            acto_send_i64(acto_root(rt), p[0], TOKEN, hops) || acto_runtime_run(rt))
+            _exit(1);
+        for (;;)
+            pause();                     /* idle, trace still on: kill -9 ends it */
+    }
+    size_t want = 2 + (size_t)hops + 1, got = 0;
+    unsigned reads = 0, cut = 0;
+    for (int tries = 0; got < want && tries < 20000; tries++) {   /* <= 20 s */
+        ttr_trace_t t;
+        if (ttr_load(&t, tmp.path, NULL) == 0) {
+            reads++;
+            if (t.damaged) {
+                assert_non_null(strstr(t.error, "truncated"));
+                cut++;
+            }
+            assert_int_equal(t.lost_words, 0);
+            got = count_kind(&t, ACTO_TRACE_RECV_BEGIN);
+        }
+        ttr_free(&t);
+        usleep(1000);
+    }
+    assert_int_equal(kill(child, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(got, want);
+    assert_true(reads > 0);
+    ttr_trace_t t;
+    ttr_model_t m;
+    load(tmp.path, &t, &m);              /* nothing cut off: all was handed over */
+    assert_int_equal(count_kind(&t, ACTO_TRACE_RECV_BEGIN), want);
+    assert_int_equal(count_kind(&t, ACTO_TRACE_RECV_END), want);
+    for (size_t i = 0; i < m.nmsgs; i++)
+        assert_true(m.msgs[i].send != TTR_NONE && m.msgs[i].begin != TTR_NONE);
+    ttr_model_free(&m);
     ttr_free(&t);
     unlink(tmp.path);
 }
@@ -544,7 +704,7 @@ static void test_truncated(void **state)
     assert_int_equal(ttr_load_mem(&whole, buf, len, NULL), 0);
     assert_false(whole.damaged);
     assert_true(whole.n > 20);
-    size_t prev = 0, clean_cuts = 0;
+    size_t prev = 0, clean_cuts = 0, clean_n = 0, partial = 0;
     for (size_t at = 0; at < len; at++) {
         int rc = ttr_load_mem(&cut, buf, at, NULL);
         if (rc != 0) {               /* only a cut inside magic or header */
@@ -556,16 +716,60 @@ static void test_truncated(void **state)
             if (cut.damaged) {
                 assert_non_null(strstr(cut.error, "truncated"));
                 assert_true(cut.damage_offset < at);
+                partial += cut.n > clean_n;   /* whole units of a cut block */
             } else {
                 clean_cuts++;        /* exactly at a record boundary */
+                clean_n = cut.n;
             }
             prev = cut.n;
         }
         ttr_free(&cut);
     }
     assert_true(clean_cuts >= 1 && clean_cuts <= whole.n + 1);
+    assert_true(partial > 0);
     ttr_free(&whole);
     free(buf);
+}
+
+/* Record boundaries of a trace in memory: offsets where records start
+ * (after magic and header); returns how many. */
+static size_t record_starts(const char *buf, size_t len, size_t *at, size_t cap)
+{
+    msgpack_zone z;
+    msgpack_zone_init(&z, 1024);
+    msgpack_object o;
+    size_t off = 8, n = 0;
+    assert_int_equal(msgpack_unpack(buf, len, &off, &z, &o), MSGPACK_UNPACK_EXTRA_BYTES);
+    while (off < len && n < cap) {
+        at[n++] = off;
+        assert_int_not_equal(msgpack_unpack(buf, len, &off, &z, &o), MSGPACK_UNPACK_PARSE_ERROR);
+    }
+    msgpack_zone_destroy(&z);
+    return n;
+}
+
+/* File offset of the units of the block record at off. */
+static size_t bin_data(const char *buf, size_t len, size_t off)
+{
+    msgpack_zone z;
+    msgpack_zone_init(&z, 1024);
+    msgpack_object o;
+    assert_int_not_equal(msgpack_unpack(buf, len, &off, &z, &o), MSGPACK_UNPACK_PARSE_ERROR);
+    assert_int_equal(o.type, MSGPACK_OBJECT_ARRAY);
+    assert_true(o.via.array.size >= 10 && o.via.array.ptr[9].type == MSGPACK_OBJECT_BIN);
+    size_t at = (size_t)(o.via.array.ptr[9].via.bin.ptr - buf);
+    msgpack_zone_destroy(&z);
+    return at;
+}
+
+/* Records decoded from the first `len` bytes (a clean or partial cut). */
+static size_t records_in(const char *buf, size_t len)
+{
+    ttr_trace_t t;
+    assert_int_equal(ttr_load_mem(&t, buf, len, NULL), 0);
+    size_t n = t.n;
+    ttr_free(&t);
+    return n;
 }
 
 static void test_corrupt(void **state)
@@ -575,32 +779,29 @@ static void test_corrupt(void **state)
     char *buf = small_trace(&len);
     ttr_trace_t whole, bad;
     assert_int_equal(ttr_load_mem(&whole, buf, len, NULL), 0);
-    /* Find where the middle record starts (after magic and header). */
-    msgpack_zone z;
-    msgpack_zone_init(&z, 1024);
-    msgpack_object o;
-    size_t off = 8, at = 0, nrec = 0;
-    while (off < len && msgpack_unpack(buf, len, &off, &z, &o) != MSGPACK_UNPACK_PARSE_ERROR)
-        if (nrec++ == whole.n / 2)
-            at = off;                    /* the end of record whole.n/2 - 1 */
-    msgpack_zone_destroy(&z);
-    assert_int_equal(nrec, whole.n + 1); /* header + records */
-    /* 0xc1 is never valid msgpack; a record that is a map is not a record. */
+    size_t at[64];
+    size_t nblk = record_starts(buf, len, at, 64);
+    assert_true(nblk >= 2);              /* the root's block, the worker's */
+    size_t mid = at[nblk / 2], before = records_in(buf, mid);
+    assert_true(before > 0 && before < whole.n);
+    /* 0xc1 is never valid msgpack; a record that is a map is not a record;
+     * a first unit of kind 0x3f is no kind of version 2. */
     char *copy = malloc(len);
     assert_non_null(copy);
     const char poison[] = { (char)0xc1, (char)0x80 };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         memcpy(copy, buf, len);
-        copy[at] = poison[k];
+        size_t off = k < 2 ? mid : bin_data(buf, len, mid);
+        copy[off] = k < 2 ? poison[k] : 0x3f;
         assert_int_equal(ttr_load_mem(&bad, copy, len, NULL), 0);
         assert_true(bad.damaged);
-        assert_int_equal(bad.damage_offset, at);
-        assert_int_equal(bad.n, whole.n / 2);
+        assert_int_equal(bad.damage_offset, off);
+        assert_int_equal(bad.n, before);
         assert_non_null(strstr(bad.error, "corrupt"));
         assert_subset(&bad, &whole);
         ttr_free(&bad);
     }
-    /* bad magic, and a version from the future */
+    /* bad magic */
     memcpy(copy, buf, len);
     copy[0] = 'X';
     assert_int_equal(ttr_load_mem(&bad, copy, len, NULL), -1);
@@ -611,8 +812,9 @@ static void test_corrupt(void **state)
     free(buf);
 }
 
-/* Hand-made records: kinds this reader does not know are skipped; extra
- * fields on known kinds are ignored; missing ones are damage. */
+/* Hand-made per-event records (version 1's form, still valid in version
+ * 2): kinds this reader does not know are skipped; extra fields on known
+ * kinds are ignored; missing ones are damage. */
 static size_t craft(char *out, int variant)
 {
     msgpack_sbuffer sb;
@@ -623,7 +825,7 @@ static size_t craft(char *out, int variant)
     msgpack_pack_map(&pk, 2);
     msgpack_pack_str(&pk, 7);
     msgpack_pack_str_body(&pk, "version", 7);
-    msgpack_pack_uint32(&pk, variant == 3 ? ACTO_TRACE_VERSION + 1 : ACTO_TRACE_VERSION);
+    msgpack_pack_uint32(&pk, variant == 3 ? ACTO_TRACE_VERSION + 1 : variant == 4 ? 1 : ACTO_TRACE_VERSION);
     msgpack_pack_str(&pk, 6);
     msgpack_pack_str_body(&pk, "future", 6);   /* unknown header key */
     msgpack_pack_true(&pk);
@@ -706,10 +908,184 @@ static void test_unknown_kinds(void **state)
     assert_int_equal(t.n, 2);
     ttr_free(&t);
 
+    n = craft(buf, 4);                   /* version 1: per-event records, still read */
+    assert_int_equal(ttr_load_mem(&t, buf, n, NULL), 0);
+    assert_false(t.damaged);
+    assert_int_equal(t.version, 1);
+    assert_int_equal(t.n, 3);
+    ttr_free(&t);
+
     n = craft(buf, 3);                   /* newer format version */
     assert_int_equal(ttr_load_mem(&t, buf, n, NULL), -1);
     assert_non_null(strstr(t.error, "version"));
     ttr_free(&t);
+}
+
+/* ---- version 2 units, hand-made ----------------------------------------------------
+ * Every unit kind with known field values, a unit kind from the future, a
+ * block after a gap, and a block that starts inside a receive. */
+#define U(kind, ts) ((uint64_t)(ts) << 8 | (kind))
+
+typedef struct { msgpack_sbuffer sb; msgpack_packer pk; } craft_t;
+
+static void craft_start(craft_t *c, unsigned version)
+{
+    msgpack_sbuffer_init(&c->sb);
+    msgpack_packer_init(&c->pk, &c->sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_write(&c->sb, ACTO_TRACE_MAGIC, 8);
+    msgpack_pack_map(&c->pk, 2);
+    msgpack_pack_str(&c->pk, 7);
+    msgpack_pack_str_body(&c->pk, "version", 7);
+    msgpack_pack_uint32(&c->pk, version);
+    msgpack_pack_str(&c->pk, 7);
+    msgpack_pack_str_body(&c->pk, "workers", 7);
+    msgpack_pack_uint32(&c->pk, 1);
+}
+
+/* A block of track 0 whose clock runs at 2 ticks per ns. */
+static void craft_block(craft_t *c, uint64_t seq, uint64_t wbase, uint64_t cause, uint64_t self,
+                        uint64_t bts, const uint64_t *w, size_t n)
+{
+    uint64_t head[9] = { ACTO_TRACE_BLOCK, 1000, 0, 2000, seq, wbase, cause, self, bts };
+    msgpack_pack_array(&c->pk, 10);
+    for (int i = 0; i < 9; i++)
+        msgpack_pack_uint64(&c->pk, head[i]);
+    msgpack_pack_bin(&c->pk, n * 8);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t le = htole64(w[i]);
+        msgpack_pack_bin_body(&c->pk, &le, 8);
+    }
+}
+
+static void test_v2_units(void **state)
+{
+    (void)state;
+    enum { P1 = 0x10000001, P2 = 0x10000002, P3 = 0x10000003, P9 = 0x10000009 };
+    const uint64_t id1 = 1ull << 48 | 1, id2 = 1ull << 48 | 2, id3 = 1ull << 48 | 3;
+    const uint64_t x = 2ull << 48 | 5, y = 2ull << 48 | 6;
+    uint64_t name = 0;
+    memcpy(&name, "abc", 3);
+    const uint64_t b1[] = {
+        U(ACTO_TRACE_U_TRACK, 10), 0ull << 32 | 0,
+        U(ACTO_TRACE_U_SEND_X, 20), 0, 3ull << 32 | 7, P1,            /* from outside */
+        U(ACTO_TRACE_U_RECV, 40), id1,                                  /* its receive */
+        U(70, 3) | 3 << 8, 1, 2,                                        /* a future kind */
+        9ull << 8 | 2ull << 40 | ACTO_TRACE_U_SEND, P2,                 /* inside: id2 */
+        U(ACTO_TRACE_U_SPAWN, 50), P3, P1, 3, le64toh(name),
+        4ull << 8 | ACTO_TRACE_U_DEPTH, P1,
+        U(ACTO_TRACE_U_RECV_END, 60),
+        U(ACTO_TRACE_U_EXIT, 70), P3, (uint64_t)-3,
+        U(ACTO_TRACE_U_STEAL, 80), 2ull << 32 | 1,
+        U(ACTO_TRACE_U_SLEEP, 90), U(ACTO_TRACE_U_WAKE, 100),
+        U(ACTO_TRACE_U_RECV_X, 110), x, P2, 9,                          /* from track 1 */
+        U(ACTO_TRACE_U_SEND_X, 120), P9, 0ull << 32 | 1, P1,            /* forwarded: id3 */
+        U(ACTO_TRACE_U_RECV_END, 130),
+        U(ACTO_TRACE_U_IO_SUBMIT, 140), 5ull << 32 | 2, 99, P1,
+        U(ACTO_TRACE_U_IO_COMPLETE, 150), 5ull << 32 | 2, 99, (uint64_t)-104, P1,
+        U(ACTO_TRACE_U_TIMER_FIRE, 160), 1234, P2,
+        U(ACTO_TRACE_U_RECV_LAST, 170), U(ACTO_TRACE_U_RECV_END, 172),  /* of id3 */
+    };
+    size_t n1 = sizeof b1 / 8;
+    /* five words and two sends lost; then a receive of a lost send */
+    const uint64_t b2[] = { U(ACTO_TRACE_U_RECV, 200), 1ull << 48 | 5, U(ACTO_TRACE_U_RECV_END, 210),
+                            U(ACTO_TRACE_U_RECV_X, 220), y, P2, 3 };
+    /* continues b2 inside the receive of y */
+    const uint64_t b3[] = { 4ull << 8 | ACTO_TRACE_U_SEND, P1, U(ACTO_TRACE_U_RECV_END, 240) };
+    for (int variant = 0; variant < 2; variant++) {
+        craft_t c;
+        craft_start(&c, ACTO_TRACE_VERSION);
+        craft_block(&c, 0, 0, 0, 0, 0, b1, n1);
+        craft_block(&c, 5, n1 + 5, 0, 0, 0, b2, 7);
+        /* variant 1: the header says no receive is in progress */
+        craft_block(&c, 5, n1 + 12, variant ? 0 : y, variant ? 0 : P2, 220, b3, 3);
+        ttr_trace_t t;
+        FILE *warn = tmpfile();
+        assert_int_equal(ttr_load_mem(&t, c.sb.data, c.sb.size, warn), 0);
+        msgpack_sbuffer_destroy(&c.sb);
+        assert_true(ftell(warn) > 0);    /* the future kind, the gap */
+        fclose(warn);
+        assert_int_equal(t.skipped, 1);
+        assert_int_equal(t.lost_words, 5);
+        if (variant) {
+            assert_true(t.damaged);
+            assert_non_null(strstr(t.error, "header"));
+            ttr_free(&t);
+            continue;
+        }
+        assert_false(t.damaged);
+        const ttr_rec_t *r = find(&t, ACTO_TRACE_TRACK, -1, 0);
+        assert_true(r && str_is(r, "worker") && r->ts == 5);
+        r = find(&t, ACTO_TRACE_SEND, 0, id1);
+        assert_true(r && r->ts == 10 && r->v[1] == 0 && r->v[2] == P1 && r->v[3] == 7 &&
+                    r->v[4] == 3 && r->v[5] == 0);
+        r = find(&t, ACTO_TRACE_RECV_BEGIN, 0, id1);
+        assert_true(r && r->ts == 20 && r->v[1] == P1 && r->v[2] == 7);
+        r = find(&t, ACTO_TRACE_SEND, 0, id2);   /* stamped with its receive's begin */
+        assert_true(r && r->ts == 20 && r->v[1] == P1 && r->v[2] == P2 && r->v[3] == 9 &&
+                    r->v[4] == 2 && r->v[5] == id1);
+        r = find(&t, ACTO_TRACE_SPAWN, 0, P3);
+        assert_true(r && r->ts == 25 && r->v[1] == P1 && r->v[2] == id1 && str_is(r, "abc"));
+        r = find(&t, ACTO_TRACE_DEPTH, 0, P1);
+        assert_true(r && r->ts == 20 && r->v[1] == 4);
+        r = find(&t, ACTO_TRACE_RECV_END, 0, id1);
+        assert_true(r && r->ts == 30);
+        r = find(&t, ACTO_TRACE_EXIT, 0, P3);
+        assert_true(r && r->ts == 35 && (int64_t)r->v[1] == -3);
+        r = find(&t, ACTO_TRACE_STEAL, -1, 0);
+        assert_true(r && r->ts == 40 && r->v[0] == 1 && r->v[1] == 2);
+        assert_true(find(&t, ACTO_TRACE_SLEEP, -1, 0)->ts == 45);
+        assert_true(find(&t, ACTO_TRACE_WAKE, -1, 0)->ts == 50);
+        r = find(&t, ACTO_TRACE_RECV_BEGIN, 0, x);
+        assert_true(r && r->ts == 55 && r->v[1] == P2 && r->v[2] == 9);
+        r = find(&t, ACTO_TRACE_SEND, 0, id3);
+        assert_true(r && r->ts == 60 && r->v[1] == P9 && r->v[2] == P1 && r->v[3] == 1 &&
+                    r->v[4] == 0 && r->v[5] == x);
+        r = find(&t, ACTO_TRACE_RECV_END, 0, x);
+        assert_true(r && r->ts == 65);
+        r = find(&t, ACTO_TRACE_IO_SUBMIT, -1, 0);
+        assert_true(r && r->v[0] == 2 && r->v[1] == 5 && r->v[2] == 99 && r->v[3] == P1);
+        r = find(&t, ACTO_TRACE_IO_COMPLETE, -1, 0);
+        assert_true(r && r->v[0] == 2 && r->v[1] == 5 && r->v[2] == 99 &&
+                    (int64_t)r->v[3] == -104 && r->v[4] == P1);
+        r = find(&t, ACTO_TRACE_TIMER_FIRE, -1, 0);
+        assert_true(r && r->ts == 80 && r->v[0] == 1234 && r->v[1] == P2);
+        r = find(&t, ACTO_TRACE_RECV_BEGIN, 0, id3);   /* the track's latest send */
+        assert_true(r && r->ts == 85 && r->v[1] == P1 && r->v[2] == 1);
+        assert_true(find(&t, ACTO_TRACE_RECV_END, 0, id3)->ts == 86);
+        /* after the gap: the lost send's receiver is unknown, not made up */
+        r = find(&t, ACTO_TRACE_RECV_BEGIN, 0, 1ull << 48 | 5);
+        assert_true(r && r->ts == 100 && r->v[1] == 0 && r->v[2] == 0);
+        /* a block that starts inside a receive: the send after the gap is
+         * send number 6, from P2, caused by y, stamped with y's begin */
+        r = find(&t, ACTO_TRACE_SEND, 0, 1ull << 48 | 6);
+        assert_true(r && r->ts == 110 && r->v[1] == P2 && r->v[2] == P1 && r->v[3] == 4 &&
+                    r->v[5] == y);
+        assert_true(find(&t, ACTO_TRACE_RECV_END, 0, y)->ts == 120);
+        ttr_free(&t);
+    }
+
+    /* units that break the rules: a send outside a receive; a receive of a
+     * message the track did not send; a unit past the block's end; a
+     * receive of the latest send before any */
+    const uint64_t bad[4][3] = {
+        { 1ull << 8 | ACTO_TRACE_U_SEND, P1, U(ACTO_TRACE_U_WAKE, 1) },
+        { U(ACTO_TRACE_U_RECV, 1), 2ull << 48 | 1, U(ACTO_TRACE_U_WAKE, 1) },
+        { U(ACTO_TRACE_U_WAKE, 1), U(ACTO_TRACE_U_EXIT, 2), P1 },
+        { U(ACTO_TRACE_U_RECV_LAST, 1), U(ACTO_TRACE_U_WAKE, 1), U(ACTO_TRACE_U_WAKE, 2) },
+    };
+    for (int k = 0; k < 4; k++) {
+        craft_t c;
+        craft_start(&c, ACTO_TRACE_VERSION);
+        craft_block(&c, 0, 0, 0, 0, 0, bad[k], 3);
+        ttr_trace_t t;
+        assert_int_equal(ttr_load_mem(&t, c.sb.data, c.sb.size, NULL), 0);
+        assert_true(t.damaged);
+        assert_non_null(strstr(t.error, "corrupt"));
+        assert_int_equal(t.n, k == 2 ? 1 : 0);
+        assert_true(t.damage_offset == c.sb.size - 24 + (k == 2 ? 8 : 0));
+        msgpack_sbuffer_destroy(&c.sb);
+        ttr_free(&t);
+    }
 }
 
 int main(void)
@@ -718,11 +1094,15 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_causality),
         cmocka_unit_test(test_no_loss_concurrent),
+        cmocka_unit_test(test_thread_track_reuse),
         cmocka_unit_test(test_on_off_same_results),
+        cmocka_unit_test(test_queued_across_traces),
+        cmocka_unit_test(test_read_while_written_kill9),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_unknown_kinds),
+        cmocka_unit_test(test_v2_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

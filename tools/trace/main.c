@@ -27,7 +27,7 @@ static void usage(FILE *f)
           "  report   [--max-slices N]       one self-contained HTML page: timeline per worker,\n"
           "                                  top actors, queue-wait histogram, actor graph\n"
           "                                  (the N longest handling slices; default 50000)\n"
-          "  dump                            every record, one per line, in time order\n"
+          "  dump                            every event, one per line, in time order\n"
           "PIDs are written <slot.gen> (as the tool prints them) or as a number.\n"
           "Exit status: 0 ok, 1 usage or unreadable trace, 2 damaged trace (output covers\n"
           "the records before the damage).\n", f);

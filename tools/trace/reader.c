@@ -1,5 +1,6 @@
 /* tools/trace/reader.c - parse a trace file into sorted records. */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,7 @@ static int parse_header(ttr_trace_t *t, const msgpack_object *h)
         else if (KEY("pid")) t->pid = u;
         else if (KEY("program")) header_str(t->program, sizeof t->program, v);
         else if (KEY("clock")) header_str(t->clock, sizeof t->clock, v);
+        else if (KEY("tick0")) t->tick0 = u;
 #undef KEY
     }
     if (t->version < 1 || t->version > ACTO_TRACE_VERSION) {
@@ -147,14 +149,432 @@ static int cmp_rec(const void *pa, const void *pb)
     return a->ord < b->ord ? -1 : a->ord > b->ord;
 }
 
+/* ---- version 2: blocks of packed units ------------------------------------------
+ * Decoding a track needs its own earlier units only (its send count, the
+ * receive in progress); a block header restates that state, so a block after
+ * a gap decodes too, and the gap is reported. */
+
+typedef struct rd_track {
+    size_t *send;               /* rec index of the track's send number k at [k-base-1] */
+    uint64_t base, nsend, cap;  /* sends before the track's first block; so far */
+    uint64_t words;             /* words decoded: the next block's wbase */
+    uint64_t last_ns;           /* keeps the track's timestamps monotonic */
+    uint64_t open_id, open_pid, open_ns;   /* the receive in progress */
+    bool open, seen, gap;
+} rd_track_t;
+
+typedef struct rd {
+    ttr_trace_t *t;
+    size_t cap;                 /* of t->rec */
+    rd_track_t *tr;
+    size_t ntr;
+    FILE *warn;
+    uint64_t warned[4];         /* unknown kinds < 256 warned about */
+} rd_t;
+
+typedef struct blk {
+    uint64_t ns_span, track, tick_span, seq, wbase, cause, self, bts;
+    const uint8_t *data;        /* the units (len bytes available) */
+    size_t len, off;            /* off: file offset of data */
+} blk_t;
+
+static void warn_kind(rd_t *r, uint32_t kind, const char *what)
+{
+    r->t->skipped++;
+    if (r->warn && (kind >= 256 || !(r->warned[kind / 64] & (1ull << (kind % 64))))) {
+        fprintf(r->warn, "acto-trace: warning: skipping %s of unknown kind %u "
+                "(written by a newer acto?)\n", what, kind);
+        if (kind < 256)
+            r->warned[kind / 64] |= 1ull << (kind % 64);
+    }
+}
+
+static rd_track_t *rd_track(rd_t *r, uint64_t track)
+{
+    if (track >= r->ntr) {
+        size_t n = (size_t)track + 8;
+        rd_track_t *v = realloc(r->tr, n * sizeof *v);
+        if (!v)
+            return NULL;
+        memset(v + r->ntr, 0, (n - r->ntr) * sizeof *v);
+        r->tr = v;
+        r->ntr = n;
+    }
+    return &r->tr[track];
+}
+
+static void rd_free(rd_t *r)
+{
+    for (size_t i = 0; i < r->ntr; i++)
+        free(r->tr[i].send);
+    free(r->tr);
+}
+
+static int send_note(rd_track_t *tr, size_t ix)
+{
+    if (tr->nsend - tr->base == tr->cap) {
+        uint64_t nc = tr->cap ? tr->cap * 2 : 1024;
+        size_t *v = realloc(tr->send, nc * sizeof *v);
+        if (!v)
+            return -1;
+        tr->send = v;
+        tr->cap = nc;
+    }
+    tr->send[tr->nsend++ - tr->base] = ix;
+    return 0;
+}
+
+static inline uint64_t le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return le64toh(v);
+}
+
+/* Unit timestamp (the clock's low 56 bits) to ns since start_ns, with the
+ * block's ratio, never before the track's previous record.  Ticks count
+ * from tick0 modulo 2^56; a "negative" count (read on another core just
+ * before the start) is 0. */
+static uint64_t unit_ns(const rd_t *r, const blk_t *b, rd_track_t *tr, uint64_t ts)
+{
+    uint64_t ticks = (ts - r->t->tick0) & ((1ull << 56) - 1);
+    if (ticks >> 55)
+        ticks = 0;
+    uint64_t ns = b->tick_span
+        ? (uint64_t)((unsigned __int128)ticks * b->ns_span / b->tick_span) : ticks;
+    if (ns < tr->last_ns)
+        ns = tr->last_ns;
+    tr->last_ns = ns;
+    return ns;
+}
+
+/* Words the unit at w takes; 0 if its kind is not one of version 2's. */
+static size_t unit_words(uint64_t w0, const uint8_t *w, size_t avail)
+{
+    static const uint8_t fixed[] = {
+        [ACTO_TRACE_U_EXIT] = 3, [ACTO_TRACE_U_SEND] = 2, [ACTO_TRACE_U_RECV] = 2,
+        [ACTO_TRACE_U_RECV_END] = 1, [ACTO_TRACE_U_DEPTH] = 2, [ACTO_TRACE_U_STEAL] = 2,
+        [ACTO_TRACE_U_SLEEP] = 1, [ACTO_TRACE_U_WAKE] = 1, [ACTO_TRACE_U_TRACK] = 2,
+        [ACTO_TRACE_U_SEND_X] = 4, [ACTO_TRACE_U_RECV_X] = 4, [ACTO_TRACE_U_RECV_LAST] = 1,
+        [ACTO_TRACE_U_IO_SUBMIT] = 4,
+        [ACTO_TRACE_U_IO_COMPLETE] = 5, [ACTO_TRACE_U_TIMER_FIRE] = 3,
+    };
+    uint32_t kind = (uint32_t)(w0 & 0xff);
+    if (kind >= ACTO_TRACE_U_EXT)
+        return (size_t)((w0 >> 8) & 0xff);
+    if (kind == ACTO_TRACE_U_SPAWN) {
+        if (avail < 4)
+            return 4;                 /* cut short: the caller sees it */
+        uint64_t len = le64(w + 24);
+        return len > 255 ? 0 : 4 + (size_t)((len + 7) / 8);
+    }
+    return kind < sizeof fixed ? fixed[kind] : 0;
+}
+
+static const char *role_str(uint64_t role, uint32_t *len)
+{
+    static const char *names[] = { "worker", "root", "thread" };
+    const char *s = role < 3 ? names[role] : "?";
+    *len = (uint32_t)strlen(s);
+    return s;
+}
+
+/* One unit into a record (0), skipped (1), or corrupt (-2: *why says how);
+ * -1 out of memory. */
+static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, size_t n,
+                    const char **why)
+{
+    uint64_t w0 = le64(u), w[5] = { 0 };
+    uint32_t kind = (uint32_t)(w0 & 0xff);
+    if (kind >= ACTO_TRACE_U_EXT) {
+        warn_kind(r, kind, "event units");
+        return 1;
+    }
+    for (size_t i = 1; i < 5 && i < n; i++)
+        w[i] = le64(u + 8 * i);
+    ttr_rec_t rec = { .track = (uint32_t)b->track, .ord = (uint32_t)r->t->n };
+    bool stamped = kind != ACTO_TRACE_U_SEND && kind != ACTO_TRACE_U_DEPTH;
+    if (stamped)
+        rec.ts = unit_ns(r, b, tr, w0 >> 8);
+    bool in_recv = kind == ACTO_TRACE_U_SEND || kind == ACTO_TRACE_U_DEPTH ||
+                   kind == ACTO_TRACE_U_RECV_END;
+    if (in_recv && !tr->open) {
+        *why = "corrupt event (needs a receive in progress)";
+        return -2;
+    }
+    bool recv = kind == ACTO_TRACE_U_RECV || kind == ACTO_TRACE_U_RECV_X ||
+                kind == ACTO_TRACE_U_RECV_LAST;
+    if (recv && tr->open) {
+        *why = "corrupt event (receive inside a receive)";
+        return -2;
+    }
+    uint64_t idbase = (b->track + 1) << 48;
+    switch (kind) {
+    case ACTO_TRACE_U_SPAWN:
+        rec.kind = ACTO_TRACE_SPAWN;
+        rec.v[0] = le64(u + 8);
+        rec.v[1] = le64(u + 16);
+        rec.v[2] = tr->open ? tr->open_id : 0;
+        rec.slen = (uint32_t)le64(u + 24);
+        rec.str = (const char *)u + 32;
+        break;
+    case ACTO_TRACE_U_EXIT:
+        rec.kind = ACTO_TRACE_EXIT;
+        rec.v[0] = w[1];
+        rec.v[1] = w[2];
+        break;
+    case ACTO_TRACE_U_SEND:
+    case ACTO_TRACE_U_SEND_X:
+        rec.kind = ACTO_TRACE_SEND;
+        rec.v[0] = idbase | (tr->nsend + 1);
+        if (kind == ACTO_TRACE_U_SEND) {      /* in the receive: its time, actor, id */
+            rec.ts = tr->open_ns;
+            rec.v[1] = tr->open_pid;
+            rec.v[2] = w[1];
+            rec.v[3] = (w0 >> 8) & 0xffffffffu;
+            rec.v[4] = w0 >> 40;
+        } else {
+            rec.v[1] = w[1];
+            rec.v[2] = w[3];
+            rec.v[3] = w[2] & 0xffffffffu;
+            rec.v[4] = w[2] >> 32;
+        }
+        rec.v[5] = tr->open ? tr->open_id : 0;
+        if (send_note(tr, r->t->n))
+            return -1;
+        break;
+    case ACTO_TRACE_U_RECV:
+    case ACTO_TRACE_U_RECV_X:
+    case ACTO_TRACE_U_RECV_LAST:
+        rec.kind = ACTO_TRACE_RECV_BEGIN;
+        rec.v[0] = kind == ACTO_TRACE_U_RECV_LAST ? idbase | tr->nsend : w[1];
+        if (kind == ACTO_TRACE_U_RECV_X) {
+            rec.v[1] = w[2];
+            rec.v[2] = w[3] & 0xffffffffu;
+        } else {                           /* sent on this track: find the send */
+            uint64_t k = rec.v[0] & ((1ull << 48) - 1);
+            bool lost = tr->gap && k <= tr->base;
+            if ((rec.v[0] & ~((1ull << 48) - 1)) != idbase || k > tr->nsend ||
+                (k <= tr->base && !lost)) {
+                *why = "corrupt event (receive of a message this track did not send)";
+                return -2;
+            }
+            size_t s = lost ? TTR_NONE : tr->send[k - tr->base - 1];
+            if (s != TTR_NONE) {           /* else its block was lost: reported */
+                rec.v[1] = r->t->rec[s].v[2];
+                rec.v[2] = r->t->rec[s].v[3];
+            }
+        }
+        tr->open = true;
+        tr->open_id = rec.v[0];
+        tr->open_pid = rec.v[1];
+        tr->open_ns = rec.ts;
+        break;
+    case ACTO_TRACE_U_RECV_END:
+        rec.kind = ACTO_TRACE_RECV_END;
+        rec.v[0] = tr->open_id;
+        tr->open = false;
+        break;
+    case ACTO_TRACE_U_DEPTH:
+        rec.kind = ACTO_TRACE_DEPTH;
+        rec.ts = tr->open_ns;
+        rec.v[0] = w[1];
+        rec.v[1] = (w0 >> 8) & 0xffffffffu;
+        break;
+    case ACTO_TRACE_U_STEAL:
+        rec.kind = ACTO_TRACE_STEAL;
+        rec.v[0] = w[1] & 0xffffffffu;
+        rec.v[1] = w[1] >> 32;
+        break;
+    case ACTO_TRACE_U_SLEEP:
+    case ACTO_TRACE_U_WAKE:
+        rec.kind = kind == ACTO_TRACE_U_SLEEP ? ACTO_TRACE_SLEEP : ACTO_TRACE_WAKE;
+        break;
+    case ACTO_TRACE_U_TRACK:
+        rec.kind = ACTO_TRACE_TRACK;
+        rec.str = role_str(w[1] & 0xffffffffu, &rec.slen);
+        rec.v[0] = w[1] >> 32;
+        break;
+    case ACTO_TRACE_U_IO_SUBMIT:
+    case ACTO_TRACE_U_IO_COMPLETE:
+        rec.kind = kind == ACTO_TRACE_U_IO_SUBMIT ? ACTO_TRACE_IO_SUBMIT : ACTO_TRACE_IO_COMPLETE;
+        rec.v[0] = w[1] & 0xffffffffu;
+        rec.v[1] = w[1] >> 32;
+        rec.v[2] = w[2];
+        rec.v[3] = w[3];
+        if (kind == ACTO_TRACE_U_IO_COMPLETE)
+            rec.v[4] = w[4];
+        break;
+    case ACTO_TRACE_U_TIMER_FIRE:
+        rec.kind = ACTO_TRACE_TIMER_FIRE;
+        rec.v[0] = w[1];
+        rec.v[1] = w[2];
+        break;
+    default:
+        *why = "corrupt event (unknown unit kind)";
+        return -2;
+    }
+    return push(r->t, &r->cap, &rec) ? -1 : 0;
+}
+
+/* Set the track's state from the block header.  A block that follows the
+ * previous one of its track must agree with the state decoded so far; one
+ * after a gap (a block lost: the runtime ran out of memory) starts from its
+ * header, and the gap is reported. */
+static int blk_begin(rd_t *r, const blk_t *b, rd_track_t *tr, const char **why)
+{
+    if (tr->seen && b->wbase == tr->words) {
+        if (b->seq != tr->nsend || b->self != (tr->open ? tr->open_pid : 0) ||
+            (tr->open && b->cause != tr->open_id)) {
+            *why = "corrupt block (header disagrees with the track's events)";
+            return -2;
+        }
+        return 0;
+    }
+    if (!tr->seen)                      /* numbers go on across traces (trace.h T5) */
+        tr->base = tr->nsend = b->seq;
+    if (b->wbase < tr->words || b->seq < tr->nsend) {
+        *why = "corrupt block (goes back in its track)";
+        return -2;
+    }
+    if (b->wbase > tr->words) {
+        tr->gap = true;
+        r->t->lost_words += b->wbase - tr->words;
+        if (r->warn)
+            fprintf(r->warn, "acto-trace: warning: track %llu: %llu words of events lost "
+                    "before byte %zu (the runtime ran out of memory)\n",
+                    (unsigned long long)b->track, (unsigned long long)(b->wbase - tr->words),
+                    b->off);
+    }
+    while (tr->nsend < b->seq)
+        if (send_note(tr, TTR_NONE))
+            return -1;
+    tr->words = b->wbase;
+    tr->open = b->self != 0;
+    tr->open_id = b->cause;
+    tr->open_pid = b->self;
+    if (tr->open)
+        tr->open_ns = unit_ns(r, b, tr, b->bts);
+    return 0;
+}
+
+/* Decode a block's units.  partial: the block is cut short at the end of
+ * the file; stop at the first unit not wholly there.  0, -1 (no memory) or
+ * -2 (corrupt: damage recorded). */
+static int blk_decode(rd_t *r, const blk_t *b, bool partial)
+{
+    const char *why = NULL;
+    if (b->track >= 0xffff) {          /* ids hold track + 1 in 16 bits */
+        damage(r->t, b->off, "corrupt block (track)");
+        return -2;
+    }
+    rd_track_t *tr = rd_track(r, b->track);
+    if (!tr)
+        return -1;
+    size_t nw = b->len / 8;
+    if (!partial && b->len % 8) {
+        damage(r->t, b->off, "corrupt block (not whole words)");
+        return -2;
+    }
+    int rc = blk_begin(r, b, tr, &why);
+    for (size_t i = 0; rc == 0 && i < nw;) {
+        const uint8_t *u = b->data + 8 * i;
+        size_t n = unit_words(le64(u), u, nw - i);
+        if (n == 0) {
+            why = "corrupt event (unknown unit kind)";
+            rc = -2;
+        } else if (i + n > nw) {
+            if (partial)
+                break;
+            why = "corrupt event (runs past its block)";
+            rc = -2;
+        } else if ((rc = unit_rec(r, b, tr, u, n, &why)) == 1) {
+            rc = 0;
+        }
+        if (rc == 0) {
+            i += n;
+            tr->words += n;
+        } else if (rc == -2) {
+            damage(r->t, b->off + 8 * i, why);
+        }
+    }
+    if (rc == -2 && why && !r->t->damaged)
+        damage(r->t, b->off, why);
+    tr->seen = true;
+    return rc;
+}
+
+static bool blk_from_obj(const ttr_trace_t *t, const msgpack_object_array *a, blk_t *b)
+{
+    if (a->size < 10 || a->ptr[9].type != MSGPACK_OBJECT_BIN)
+        return false;
+    uint64_t f[9];
+    for (int i = 0; i < 9; i++) {
+        if (!is_uint(&a->ptr[i]))
+            return false;
+        f[i] = a->ptr[i].via.u64;
+    }
+    *b = (blk_t){ .ns_span = f[1], .track = f[2], .tick_span = f[3], .seq = f[4],
+                  .wbase = f[5], .cause = f[6], .self = f[7], .bts = f[8],
+                  .data = (const uint8_t *)a->ptr[9].via.bin.ptr, .len = a->ptr[9].via.bin.size };
+    b->off = (size_t)((const char *)b->data - t->image);
+    return true;
+}
+
+/* A msgpack uint at p[*i] (any width): 0, -1 cut short, -2 not a uint. */
+static int mp_uint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+{
+    if (*i >= n)
+        return -1;
+    uint8_t c = p[(*i)++];
+    size_t w = c <= 0x7f ? 0 : c == 0xcc ? 1 : c == 0xcd ? 2 : c == 0xce ? 4 : c == 0xcf ? 8 : 9;
+    if (w == 9)
+        return -2;
+    if (w == 0) {
+        *v = c;
+        return 0;
+    }
+    if (*i + w > n)
+        return -1;
+    *v = 0;
+    for (size_t k = 0; k < w; k++)
+        *v = *v << 8 | p[(*i)++];
+    return 0;
+}
+
+/* The block record cut short at the end of the file: read its header by
+ * hand (msgpack-c gives nothing for an incomplete value) so that the whole
+ * units before the cut are kept. */
+static bool blk_from_partial(const ttr_trace_t *t, size_t off, blk_t *b)
+{
+    const uint8_t *p = (const uint8_t *)t->image + off;
+    size_t n = t->size - off, i = 1;
+    if (n < 1 || p[0] != 0x9a)          /* fixarray of 10, as the runtime writes */
+        return false;
+    uint64_t f[9];
+    for (int k = 0; k < 9; k++)
+        if (mp_uint(p, n, &i, &f[k]) != 0)
+            return false;
+    if (f[0] != ACTO_TRACE_BLOCK || i >= n)
+        return false;
+    size_t lw = p[i] == 0xc4 ? 1 : p[i] == 0xc5 ? 2 : p[i] == 0xc6 ? 4 : 0;
+    if (!lw || i + 1 + lw > n)
+        return false;
+    i++;
+    i += lw;
+    *b = (blk_t){ .ns_span = f[1], .track = f[2], .tick_span = f[3], .seq = f[4],
+                  .wbase = f[5], .cause = f[6], .self = f[7], .bts = f[8],
+                  .data = p + i, .len = n - i, .off = off + i };
+    return true;
+}
+
 /* Parse records until the end or the first damage. */
 static int parse_records(ttr_trace_t *t, size_t off, FILE *warn)
 {
     msgpack_zone z;
     if (!msgpack_zone_init(&z, 4096))
         return -1;
-    size_t cap = 0;
-    uint64_t warned[4] = { 0 };   /* bitmap of unknown kinds < 256 warned about */
+    rd_t rd = { .t = t, .warn = warn };
     int rc = 0;
     while (off < t->size) {
         size_t start = off;
@@ -162,6 +582,11 @@ static int parse_records(ttr_trace_t *t, size_t off, FILE *warn)
         msgpack_zone_clear(&z);
         msgpack_unpack_return u = msgpack_unpack(t->image, t->size, &off, &z, &o);
         if (u == MSGPACK_UNPACK_CONTINUE) {
+            blk_t b;
+            if (blk_from_partial(t, start, &b) && (rc = blk_decode(&rd, &b, true)) != 0) {
+                rc = rc == -2 ? 0 : rc;
+                break;
+            }
             damage(t, start, "truncated record (file cut short, or still being written)");
             break;
         }
@@ -182,27 +607,34 @@ static int parse_records(ttr_trace_t *t, size_t off, FILE *warn)
         }
         ttr_rec_t r = { .ts = a->ptr[1].via.u64, .kind = (uint32_t)a->ptr[0].via.u64,
                         .track = (uint32_t)a->ptr[2].via.u64, .ord = (uint32_t)t->n };
+        if (r.kind == ACTO_TRACE_BLOCK) {
+            blk_t b;
+            if (!blk_from_obj(t, a, &b)) {
+                damage(t, start, "corrupt record (fields do not match its kind)");
+                break;
+            }
+            if ((rc = blk_decode(&rd, &b, false)) != 0) {
+                rc = rc == -2 ? 0 : rc;
+                break;
+            }
+            continue;
+        }
         const char *spec = kind_fields(r.kind);
         if (!spec) {
-            t->skipped++;
-            if (warn && (r.kind >= 256 || !(warned[r.kind / 64] & (1ull << (r.kind % 64))))) {
-                fprintf(warn, "acto-trace: warning: skipping records of unknown kind %u "
-                        "(written by a newer acto?)\n", r.kind);
-                if (r.kind < 256)
-                    warned[r.kind / 64] |= 1ull << (r.kind % 64);
-            }
+            warn_kind(&rd, r.kind, "records");
             continue;
         }
         if (!fill(&r, a, spec)) {
             damage(t, start, "corrupt record (fields do not match its kind)");
             break;
         }
-        if (push(t, &cap, &r)) {
+        if (push(t, &rd.cap, &r)) {
             rc = -1;
             break;
         }
     }
     msgpack_zone_destroy(&z);
+    rd_free(&rd);
     if (rc)
         snprintf(t->error, sizeof t->error, "out of memory");
     else if (t->n > 1)

@@ -26,11 +26,13 @@ typedef struct ttr_rec {
 typedef struct ttr_trace {
     /* header */
     uint64_t version, start_ns, start_unix_ns, workers, pid;
+    uint64_t tick0;         /* v2: the clock at start_ns, modulo 2^56 */
     char program[64], clock[16];
     /* records, sorted by (ts, file order) */
     ttr_rec_t *rec;
     size_t n;
-    uint64_t skipped;       /* records of unknown kinds */
+    uint64_t skipped;       /* records (v2: units) of unknown kinds */
+    uint64_t lost_words;    /* v2: gaps in a track's blocks (warned about) */
     /* damage: the records before it are in rec[] */
     bool damaged;
     uint64_t damage_offset;
