@@ -50,6 +50,9 @@
  * the body tells a real one from a stray message of the same type). */
 enum { TM_CONNECT = 1, TM_ACCEPT = 2 };
 enum { T_CONNECT = 1, T_RECV, T_SEND, T_CLOSE, T_ACCEPT };
+
+/* A socket's multishot recv re-arms after this many bytes (P4''). */
+#define NET_RX_BURST (256u * 1024u)
 #define TAG(gen, what) (((uint64_t)(gen) << 4) | (what))
 
 #define HIGH_DEFAULT (1024u * 1024u)
@@ -97,6 +100,15 @@ static int notify_code(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, int code, 
         msgpack_pack_int(&pk, code);
         msgpack_pack_int(&pk, err);
     }
+    return notify(ctx, to, m);
+}
+
+static int notify_u64(acto_ctx_t *ctx, acto_pid_t to, uint32_t type, uint64_t v)
+{
+    msgpack_packer pk;
+    acto_msg_t *m = ev_new(ctx, type, 9, &pk);
+    if (m)
+        msgpack_pack_uint64(&pk, v);
     return notify(ctx, to, m);
 }
 
@@ -165,36 +177,97 @@ typedef struct net_conn {      /* connect: the addresses still to try */
     size_t n, next;
 } net_conn_t;
 
-typedef struct net_sock {
-    acto_pid_t owner;
-    px_fd_t *f;                /* N5 */
-    uint32_t gen;              /* N4 */
-    uint8_t phase;             /* S_* */
-    uint8_t mode;
-    bool sending;              /* N1 */
-    bool peer_eof, shut_req, shut_done, close_req;
-    bool blocked;              /* a write was refused: WRITABLE owed */
-    bool closed_sent;          /* CLOSED went to the owner */
-    bool paused;               /* reading paused by the owner (N3) */
-    bool rx_stopping;          /* px_stop sent for rx, its final not seen */
-    bool held_eof;             /* end of stream seen while paused */
-    int close_code, close_errno;
+/* What a socket needs only at times: a send in flight and the queue
+ * behind it, bytes held while paused, the connect state, the frame
+ * decoder, water marks other than the defaults, the NET_SENT total.
+ * Allocated on first need and freed when the socket is idle again
+ * (sock_x_trim), so an idle raw connection with default options keeps
+ * nothing but net_sock_t, which fits the actor slot's inline state: no
+ * allocation at all (bench/RESULTS.md, idle-50k). */
+typedef struct sock_x {
     size_t high, low;
-    px_op_t *rx;               /* the armed recv (N3), NULL if none */
-    unsigned char *held;       /* bytes received while paused (N3) */
-    size_t held_len;
     size_t inflight;           /* bytes of the send in flight */
+    uint64_t sent_total;       /* bytes sent so far (ACTO_MSG_NET_SENT) */
     unsigned char *pend;       /* queued behind it (N1) */
     size_t pend_len, pend_cap;
+    unsigned char *held;       /* bytes received while paused (N3) */
+    size_t held_len;
     uint64_t timer;            /* connect timeout, 0 = none */
     frame_dec_t *dec;          /* framed mode */
     net_conn_t *conn;          /* while connecting */
+} sock_x_t;
+
+typedef struct net_sock {
+    acto_pid_t owner;
+    px_fd_t *f;                /* N5 */
+    px_op_t *rx;               /* the armed recv (N3), NULL if none */
+    sock_x_t *x;               /* NULL while idle with default options */
+    uint8_t gen;               /* N4: one per fd, at most MAX_ADDRS + 1 */
+    uint8_t phase;             /* S_* */
+    uint8_t mode;
+    int8_t close_code;         /* ACTO_E*, or 0 */
+    uint8_t close_errno;       /* errno (Linux's are below 134), or 0 */
+    bool sending : 1;          /* N1 */
+    bool peer_eof : 1, shut_req : 1, shut_done : 1, close_req : 1;
+    bool blocked : 1;          /* a write was refused: WRITABLE owed */
+    bool closed_sent : 1;      /* CLOSED went to the owner */
+    bool paused : 1;           /* reading paused by the owner (N3) */
+    bool rx_stopping : 1;      /* px_stop sent for rx, its final not seen */
+    bool held_eof : 1;         /* end of stream seen while paused */
+    bool notify_sent : 1;      /* ACTO_MSG_NET_SENT after each send */
 } net_sock_t;
+_Static_assert(sizeof(net_sock_t) <= ACTOR_INLINE_STATE,
+               "an idle socket's state must fit the actor slot");
+
+/* The rare state, allocated on first need; NULL when out of memory. */
+static sock_x_t *sock_x(net_sock_t *s)
+{
+    if (!s->x && (s->x = calloc(1, sizeof *s->x)) != NULL) {
+        s->x->high = HIGH_DEFAULT;
+        s->x->low = HIGH_DEFAULT / 4;
+    }
+    return s->x;
+}
+
+/* Give the rare state back once it holds nothing (an idle socket). */
+static void sock_x_trim(net_sock_t *s)
+{
+    sock_x_t *x = s->x;
+    if (!x || s->sending || x->pend_len || x->held || x->timer || x->dec || x->conn ||
+        x->high != HIGH_DEFAULT || x->low != HIGH_DEFAULT / 4 || s->notify_sent)
+        return;
+    free(x->pend);
+    free(x);
+    s->x = NULL;
+}
+
+static void sock_x_free(net_sock_t *s)
+{
+    sock_x_t *x = s->x;
+    if (!x)
+        return;
+    if (x->dec) {
+        frame_dec_destroy(x->dec);
+        free(x->dec);
+    }
+    free(x->pend);
+    free(x->held);
+    free(x->conn);
+    free(x);
+    s->x = NULL;
+}
+
+/* Bytes queued: in flight plus waiting behind it (N2). */
+static size_t sock_queued(const net_sock_t *s)
+{
+    return s->x ? s->x->inflight + s->x->pend_len : 0;
+}
 
 typedef struct sock_arg {
     acto_pid_t owner;
     acto_sock_opts_t opts;
     int fd;                    /* accepted socket, or -1 */
+    int worker;                /* accepted: whose proactor gets fd (-1: ours) */
     net_conn_t *conn;          /* connect: addresses (the actor takes them) */
     uint64_t timeout_ns;
     bool taken;                /* init ran: it owns fd / conn from then on */
@@ -216,9 +289,11 @@ static void sock_rx_drop(net_sock_t *s)
     px_release(s->rx);
     s->rx = NULL;
     s->rx_stopping = false;
-    free(s->held);
-    s->held = NULL;
-    s->held_len = 0;
+    if (s->x) {
+        free(s->x->held);
+        s->x->held = NULL;
+        s->x->held_len = 0;
+    }
 }
 
 /* Arm the receive (N3) unless paused or already armed. */
@@ -226,7 +301,10 @@ static int sock_rx_arm(acto_ctx_t *ctx, net_sock_t *s)
 {
     if (s->paused || s->rx || s->peer_eof || s->phase != S_OPEN)
         return 0;
-    return px_recv(ctx, s->f, 0, true, TAG(s->gen, T_RECV), &s->rx);
+    /* Bounded (P4''): an owner that is behind holds at most about
+     * NET_RX_BURST of unread chunks, and a pause stops a reader that far
+     * behind within that much. */
+    return px_recv_bounded(ctx, s->f, NET_RX_BURST, TAG(s->gen, T_RECV), &s->rx);
 }
 
 /* Give the fd up (N5).  The current gen's PX_CLOSE then ends the actor. */
@@ -235,12 +313,13 @@ static void sock_close(acto_ctx_t *ctx, net_sock_t *s, int code, int err)
     if (s->phase == S_CLOSING)
         return;
     s->phase = S_CLOSING;
-    s->close_code = code;
-    s->close_errno = err;
-    s->pend_len = 0;
-    if (s->timer) {
-        (void)px_timer_cancel(ctx, s->timer);
-        s->timer = 0;
+    s->close_code = (int8_t)code;
+    s->close_errno = (uint8_t)(err > 255 ? 255 : err);
+    if (s->x) {
+        s->x->pend_len = 0;
+        if (s->x->timer)
+            (void)px_timer_cancel(ctx, s->x->timer);
+        s->x->timer = 0;
     }
     px_fd_t *f = s->f;
     s->f = NULL;
@@ -257,28 +336,34 @@ static void sock_fail(acto_ctx_t *ctx, net_sock_t *s, int64_t res)
 
 static int pend_append(net_sock_t *s, const void *p, size_t n)
 {
-    if (s->pend_len + n > s->pend_cap) {
-        size_t cap = s->pend_cap ? s->pend_cap : 256;
-        while (cap < s->pend_len + n)
+    sock_x_t *x = sock_x(s);
+    if (!x)
+        return ACTO_ENOMEM;
+    if (x->pend_len + n > x->pend_cap) {
+        size_t cap = x->pend_cap ? x->pend_cap : 256;
+        while (cap < x->pend_len + n)
             cap *= 2;
-        unsigned char *b = realloc(s->pend, cap);
+        unsigned char *b = realloc(x->pend, cap);
         if (!b)
             return ACTO_ENOMEM;
-        s->pend = b;
-        s->pend_cap = cap;
+        x->pend = b;
+        x->pend_cap = cap;
     }
-    memcpy(s->pend + s->pend_len, p, n);
-    s->pend_len += n;
+    memcpy(x->pend + x->pend_len, p, n);
+    x->pend_len += n;
     return 0;
 }
 
 static int sock_sendv(acto_ctx_t *ctx, net_sock_t *s, const void *p, size_t n)
 {
     struct iovec iov = { (void *)p, n };
+    sock_x_t *x = sock_x(s);
+    if (!x)
+        return ACTO_ENOMEM;
     int rc = px_sendv(ctx, s->f, &iov, 1, TAG(s->gen, T_SEND), NULL);
     if (rc == 0) {
         s->sending = true;
-        s->inflight = n;
+        x->inflight = n;
     }
     return rc;
 }
@@ -289,25 +374,27 @@ static void sock_pump(acto_ctx_t *ctx, net_sock_t *s)
 {
     if (s->phase != S_OPEN || s->sending)
         return;
-    if (s->pend_len) {
-        int rc = sock_sendv(ctx, s, s->pend, s->pend_len);   /* copied */
+    sock_x_t *x = s->x;
+    if (x && x->pend_len) {
+        int rc = sock_sendv(ctx, s, x->pend, x->pend_len);   /* copied */
         if (rc) {
             sock_close(ctx, s, rc, 0);
             return;
         }
-        s->pend_len = 0;
+        x->pend_len = 0;
     }
-    if (!s->sending && s->pend_cap > PEND_KEEP) {   /* idle: no big buffer */
-        free(s->pend);
-        s->pend = NULL;
-        s->pend_cap = 0;
+    if (x && !s->sending && x->pend_cap > PEND_KEEP) {   /* idle: no big buffer */
+        free(x->pend);
+        x->pend = NULL;
+        x->pend_cap = 0;
     }
-    if (s->blocked && s->inflight + s->pend_len <= s->low) {
+    if (s->blocked && sock_queued(s) <= (x ? x->low : HIGH_DEFAULT / 4)) {
         s->blocked = false;
         (void)notify_nil(ctx, s->owner, ACTO_MSG_NET_WRITABLE);
     }
     if (s->sending)
         return;
+    sock_x_trim(s);                    /* nothing in flight: idle again */
     if (s->close_req) {
         sock_close(ctx, s, 0, 0);
     } else if (s->shut_req && !s->shut_done) {
@@ -340,6 +427,12 @@ static int sock_opened(acto_ctx_t *ctx, net_sock_t *s)
         pack_str(&pk, peer);
     }
     (void)notify(ctx, s->owner, m);    /* a dead owner: its DOWN closes us */
+    /* An accepted socket opens in init, i.e. in the LISTENER's turn, whose
+     * sends are coalesced until that turn ends; the socket actor itself may
+     * meanwhile run on its own worker and send DATA.  Push CONNECTED now so
+     * it stays the owner's first event. */
+    if (ctx->kind == CTX_WORKER && ctx->w->pend_to)
+        send_flush(ctx);
     return 0;
 }
 
@@ -348,8 +441,9 @@ static int sock_opened(acto_ctx_t *ctx, net_sock_t *s)
 static int sock_try_connect(acto_ctx_t *ctx, net_sock_t *s)
 {
     int rc = ACTO_ECLOSED;
-    while (s->conn->next < s->conn->n) {
-        const acto_addr_t *a = &s->conn->a[s->conn->next++];
+    net_conn_t *conn = s->x->conn;
+    while (conn->next < conn->n) {
+        const acto_addr_t *a = &conn->a[conn->next++];
         int fd = socket(addr_family(a), SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             rc = ACTO_ESYS;
@@ -376,25 +470,35 @@ static int sock_init(acto_ctx_t *ctx, void *state, const void *arg)
     a->taken = true;
     s->owner = a->owner;
     s->mode = (uint8_t)a->opts.mode;
-    s->high = a->opts.high_water;
-    s->low = a->opts.low_water;
+    s->notify_sent = a->opts.notify_sent != 0;
     int rc = 0;
-    if (s->mode == ACTO_NET_FRAMED) {
-        if ((s->dec = malloc(sizeof *s->dec)) == NULL)
+    /* Only what differs from an idle raw socket with default options
+     * needs the rare state (sock_x_t). */
+    if ((a->opts.high_water != HIGH_DEFAULT || a->opts.low_water != HIGH_DEFAULT / 4 ||
+         s->mode == ACTO_NET_FRAMED || s->notify_sent || a->conn) && !sock_x(s))
+        rc = ACTO_ENOMEM;
+    if (rc == 0 && s->x) {
+        s->x->high = a->opts.high_water;
+        s->x->low = a->opts.low_water;
+        s->x->conn = a->conn;          /* it owns the addresses from now on */
+    } else if (a->conn) {
+        free(a->conn);                 /* taken, but nowhere to keep it */
+    }
+    if (rc == 0 && s->mode == ACTO_NET_FRAMED) {
+        if ((s->x->dec = malloc(sizeof *s->x->dec)) == NULL)
             rc = ACTO_ENOMEM;
         else
-            frame_dec_init(s->dec, a->opts.max_frame);
+            frame_dec_init(s->x->dec, a->opts.max_frame);
     }
     if (rc == 0)
         rc = acto_monitor(ctx, s->owner, NULL);   /* its exit closes us (N5) */
     if (a->conn) {
-        s->conn = a->conn;
         s->phase = S_CONNECTING;
         if (rc == 0)
             rc = sock_try_connect(ctx, s);
         if (rc == 0 && a->timeout_ns)
-            rc = px_timer_start(ctx, a->timeout_ns, 0, TM_CONNECT, &s->timer);
-    } else if (rc != 0 || (rc = px_fd_open(ctx, a->fd, &s->f)) != 0) {
+            rc = px_timer_start(ctx, a->timeout_ns, 0, TM_CONNECT, &s->x->timer);
+    } else if (rc != 0 || (rc = px_fd_open_on(ctx, a->fd, a->worker, &s->f)) != 0) {
         close(a->fd);
     } else {
         rc = sock_opened(ctx, s);
@@ -404,11 +508,7 @@ static int sock_init(acto_ctx_t *ctx, void *state, const void *arg)
     /* init failed: no terminate will run, so undo everything here. */
     if (s->f)
         (void)px_close(ctx, s->f, TAG(s->gen, T_CLOSE));
-    if (s->dec) {
-        frame_dec_destroy(s->dec);
-        free(s->dec);
-    }
-    free(s->conn);
+    sock_x_free(s);
     return rc;
 }
 
@@ -416,8 +516,8 @@ static void sock_terminate(acto_ctx_t *ctx, void *state, int64_t reason)
 {
     (void)reason;
     net_sock_t *s = state;
-    if (s->timer)
-        (void)px_timer_cancel(ctx, s->timer);
+    if (s->x && s->x->timer)
+        (void)px_timer_cancel(ctx, s->x->timer);
     if (s->f)
         (void)px_close(ctx, s->f, TAG(s->gen, T_CLOSE));
     sock_rx_drop(s);
@@ -425,12 +525,7 @@ static void sock_terminate(acto_ctx_t *ctx, void *state, int64_t reason)
      * the owner's death this send just fails. */
     if (!s->closed_sent)
         (void)notify_code(ctx, s->owner, ACTO_MSG_NET_CLOSED, ACTO_ECLOSED, 0);
-    if (s->dec) {
-        frame_dec_destroy(s->dec);
-        free(s->dec);
-    }
-    free(s->pend);
-    free(s->conn);
+    sock_x_free(s);
 }
 
 /* Received bytes to the owner: raw, or decoded frame by frame. */
@@ -446,28 +541,30 @@ static int sock_data(acto_ctx_t *ctx, net_sock_t *s, const void *p, size_t n)
         int rc = notify(ctx, s->owner, m);
         return rc == ACTO_ENOACTOR ? 0 : rc;   /* owner gone: its DOWN follows */
     }
-    int rc = frame_dec_feed(s->dec, p, n);
+    frame_dec_t *dec = s->x->dec;      /* framed: the rare state is kept */
+    int rc = frame_dec_feed(dec, p, n);
     frame_t fr;
-    while (rc == 0 && (rc = frame_dec_next(s->dec, &fr)) == 1) {
+    while (rc == 0 && (rc = frame_dec_next(dec, &fr)) == 1) {
         acto_msg_t *m;
         rc = frame_to_msg(ctx, &fr, &m);
         if (rc == 0 && (rc = notify(ctx, s->owner, m)) == ACTO_ENOACTOR)
             rc = 0;
     }
-    if (rc == 0 && frame_dec_pending(s->dec) == 0)
-        frame_dec_trim(s->dec);        /* between frames: hold no buffer */
+    if (rc == 0 && frame_dec_pending(dec) == 0)
+        frame_dec_trim(dec);        /* between frames: hold no buffer */
     return rc;
 }
 
 /* Paused: keep what the stopping recv still brought in (N3). */
 static int sock_hold(net_sock_t *s, const void *p, size_t n)
 {
-    unsigned char *b = realloc(s->held, s->held_len + n);
+    sock_x_t *x = sock_x(s);
+    unsigned char *b = x ? realloc(x->held, x->held_len + n) : NULL;
     if (!b)
         return ACTO_ENOMEM;
-    memcpy(b + s->held_len, p, n);
-    s->held = b;
-    s->held_len += n;
+    memcpy(b + x->held_len, p, n);
+    x->held = b;
+    x->held_len += n;
     return 0;
 }
 
@@ -512,7 +609,7 @@ static void sock_on_recv(acto_ctx_t *ctx, net_sock_t *s, const px_completion_t *
 static void sock_on_eof(acto_ctx_t *ctx, net_sock_t *s)
 {
     if (s->mode == ACTO_NET_FRAMED) {
-        int rc = frame_dec_finish(s->dec);
+        int rc = frame_dec_finish(s->x->dec);
         if (rc) {
             sock_close(ctx, s, rc, 0);
             return;
@@ -543,10 +640,12 @@ static void sock_resume(acto_ctx_t *ctx, net_sock_t *s)
     if (!s->paused || s->phase == S_CLOSING)
         return;
     s->paused = false;
-    unsigned char *held = s->held;
-    size_t n = s->held_len;
-    s->held = NULL;
-    s->held_len = 0;
+    unsigned char *held = s->x ? s->x->held : NULL;
+    size_t n = s->x ? s->x->held_len : 0;
+    if (s->x) {
+        s->x->held = NULL;
+        s->x->held_len = 0;
+    }
     int rc = n ? sock_data(ctx, s, held, n) : 0;
     free(held);
     if (rc) {
@@ -566,7 +665,7 @@ static void sock_on_connect(acto_ctx_t *ctx, net_sock_t *s, const px_completion_
 {
     if (c->res < 0) {
         /* Try the next address on a new socket; the old one is closed. */
-        if (s->conn->next < s->conn->n) {
+        if (s->x->conn->next < s->x->conn->n) {
             (void)px_close(ctx, s->f, TAG(s->gen, T_CLOSE));
             s->f = NULL;
             if (sock_try_connect(ctx, s) == 0)
@@ -575,12 +674,12 @@ static void sock_on_connect(acto_ctx_t *ctx, net_sock_t *s, const px_completion_
         sock_fail(ctx, s, c->res);
         return;
     }
-    if (s->timer) {
-        (void)px_timer_cancel(ctx, s->timer);
-        s->timer = 0;
+    if (s->x->timer) {
+        (void)px_timer_cancel(ctx, s->x->timer);
+        s->x->timer = 0;
     }
-    free(s->conn);
-    s->conn = NULL;
+    free(s->x->conn);
+    s->x->conn = NULL;
     int rc = sock_opened(ctx, s);
     if (rc)
         sock_close(ctx, s, rc, 0);
@@ -611,11 +710,17 @@ static int sock_io(acto_ctx_t *ctx, net_sock_t *s, const acto_msg_t *msg)
         break;
     case T_SEND:
         s->sending = false;
-        s->inflight = 0;
-        if (c.res < 0)
+        if (s->x)
+            s->x->inflight = 0;
+        if (c.res < 0) {
             sock_fail(ctx, s, c.res);
-        else
-            sock_pump(ctx, s);
+            break;
+        }
+        if (s->notify_sent && s->x) {  /* kept while notify_sent */
+            s->x->sent_total += (uint64_t)c.res;
+            (void)notify_u64(ctx, s->owner, ACTO_MSG_NET_SENT, s->x->sent_total);
+        }
+        sock_pump(ctx, s);
         break;
     }
     return 0;
@@ -637,8 +742,9 @@ static void sock_on_write(acto_ctx_t *ctx, net_sock_t *s, const acto_msg_t *msg)
     }
     if (n == 0)
         return;
-    size_t queued = s->inflight + s->pend_len;
-    if (queued > 0 && (queued + n > s->high || queued + n < queued)) {   /* N2 */
+    size_t queued = sock_queued(s);
+    size_t high = s->x ? s->x->high : HIGH_DEFAULT;
+    if (queued > 0 && (queued + n > high || queued + n < queued)) {   /* N2 */
         s->blocked = true;
         (void)notify_code(ctx, s->owner, ACTO_MSG_NET_ERROR, ACTO_EAGAIN, 0);
         return;
@@ -681,8 +787,9 @@ static int sock_receive(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
         return acto_exit(ctx, ACTO_EXIT_NORMAL);   /* terminate closes the fd */
     case TM_CONNECT: {
         uint64_t id;
-        if (acto_msg_u64(msg, &id) == 0 && id == s->timer && s->phase == S_CONNECTING) {
-            s->timer = 0;
+        if (acto_msg_u64(msg, &id) == 0 && s->x && id == s->x->timer &&
+            s->phase == S_CONNECTING) {
+            s->x->timer = 0;
             sock_close(ctx, s, ACTO_ETIMEDOUT, ETIMEDOUT);
         }
         break;
@@ -719,6 +826,9 @@ typedef struct listen_arg {
     const acto_listen_opts_t *opts;
     acto_sock_opts_t sock;
     acto_addr_t addr;
+    bool adopt;                /* net_listen_fd: use fd instead of addr */
+    bool taken;                /* init ran: it owns fd from then on */
+    int fd;
 } listen_arg_t;
 
 /* A bound, listening socket for a; ACTO_ESYS with errno kept. */
@@ -772,7 +882,11 @@ static int listener_init(acto_ctx_t *ctx, void *state, const void *arg)
     l->arg = a->opts ? a->opts->arg : NULL;
     l->sock = a->sock;
     int backlog = a->opts && a->opts->backlog > 0 ? a->opts->backlog : BACKLOG_DEFAULT;
-    int fd, rc = listen_socket(&a->addr, backlog, &fd);
+    int fd = a->fd, rc = 0;
+    if (a->adopt)
+        ((listen_arg_t *)a)->taken = true;   /* the caller's object is not const */
+    else
+        rc = listen_socket(&a->addr, backlog, &fd);
     if (rc)
         return rc;
     if ((rc = px_fd_open(ctx, fd, &l->f)) != 0) {
@@ -820,7 +934,10 @@ static void listener_conn(acto_ctx_t *ctx, net_listener_t *l, int fd)
             return;
         }
     }
-    sock_arg_t sa = { .owner = user ? user : l->owner, .opts = l->sock, .fd = fd };
+    /* The connection's I/O goes to the least loaded worker, not always to
+     * ours (px_fd_open_on): one listener then uses every core. */
+    sock_arg_t sa = { .owner = user ? user : l->owner, .opts = l->sock, .fd = fd,
+                      .worker = (int)px_pick_worker(ctx->rt) };
     int rc = acto_spawn(ctx, &sock_behavior, &sa, NULL);
     if (rc) {
         if (!sa.taken)
@@ -942,12 +1059,26 @@ int acto_listen(acto_ctx_t *ctx, const char *addr, const acto_listen_opts_t *opt
     return rc ? rc : acto_spawn(ctx, &listener_behavior, &a, pid);
 }
 
+int net_listen_fd(acto_ctx_t *ctx, int fd, const acto_listen_opts_t *opts, acto_pid_t *pid)
+{
+    listen_arg_t a = { .owner = opts && opts->owner ? opts->owner : acto_self(ctx),
+                       .opts = opts, .adopt = true, .fd = fd };
+    int rc = ACTO_EINVAL;
+    if (ctx && fd >= 0 && (a.owner || (opts && opts->behavior)) && !(opts && opts->backlog < 0))
+        rc = sock_opts_check(opts ? &opts->sock : NULL, &a.sock);
+    if (rc == 0)
+        rc = acto_spawn(ctx, &listener_behavior, &a, pid);
+    if (rc && !a.taken && fd >= 0)
+        close(fd);
+    return rc;
+}
+
 int acto_connect(acto_ctx_t *ctx, const char *addr, unsigned timeout_ms,
                  const acto_sock_opts_t *opts, acto_pid_t *pid)
 {
     if (!ctx || !addr)
         return ACTO_EINVAL;
-    sock_arg_t a = { .fd = -1, .timeout_ns = (uint64_t)timeout_ms * 1000000u };
+    sock_arg_t a = { .fd = -1, .worker = -1, .timeout_ns = (uint64_t)timeout_ms * 1000000u };
     int rc = sock_opts_check(opts, &a.opts);
     if (rc)
         return rc;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inspect.h"
 #include "internal.h"
 
 #define ACTO_MAX_STATE ((size_t)64 << 20)
@@ -89,7 +90,8 @@ static acto_actor_ext_t *ext_get(acto_actor_t *a)
 static void ext_free(acto_actor_ext_t *e)
 {
     free(e->links.v);
-    free(e->mon);
+    if (e->mon != &e->mon1)
+        free(e->mon);
     free(e);
 }
 
@@ -134,11 +136,17 @@ static int monitor_add(acto_actor_t *a, acto_pid_t watcher, uint64_t ref)
     acto_actor_ext_t *e = ext_get(a);
     if (!e)
         return ACTO_ENOMEM;
-    if (e->nmon == e->capmon) {
-        uint32_t nc = e->capmon ? e->capmon * 2 : 4;
-        acto_monitor_rec_t *v = realloc(e->mon, nc * sizeof *v);
+    if (!e->mon) {                 /* the first one goes inline */
+        e->mon = &e->mon1;
+        e->capmon = 1;
+    } else if (e->nmon == e->capmon) {
+        bool inl = e->mon == &e->mon1;
+        uint32_t nc = inl ? 4 : e->capmon * 2;
+        acto_monitor_rec_t *v = realloc(inl ? NULL : e->mon, nc * sizeof *v);
         if (!v)
             return ACTO_ENOMEM;
+        if (inl)
+            v[0] = e->mon1;
         e->mon = v;
         e->capmon = nc;
     }
@@ -167,6 +175,12 @@ static acto_pid_t make_pid(uint32_t gen, uint32_t slot)
 
 int acto_spawn(acto_ctx_t *ctx, const acto_behavior_t *beh, const void *arg, acto_pid_t *out)
 {
+    return actor_spawn(ctx, beh, arg, 0, out);
+}
+
+int actor_spawn(acto_ctx_t *ctx, const acto_behavior_t *beh, const void *arg, uint32_t flags,
+                acto_pid_t *out)
+{
     if (!ctx || !beh || !beh->receive || beh->state_size > ACTO_MAX_STATE)
         return ACTO_EINVAL;
     ctx_lock(ctx);
@@ -193,9 +207,11 @@ int acto_spawn(acto_ctx_t *ctx, const acto_behavior_t *beh, const void *arg, act
     mbox_init(&a->mb, 1);
     a->ext = NULL;
     a->runq_next = NULL;
-    a->flags = 0;
+    a->flags = flags | (ctx->self ? ctx->self->flags & ACTOR_F_DAEMON : 0);
+    if (ACTO_UNLIKELY(ctx->rt->insp))
+        insp_spawn(ctx->rt, idx, beh);   /* K4: before the pid is published */
     at_store_u64(&a->pid, pid);
-    ctx->spawned++;
+    ctx->spawned += !(a->flags & ACTOR_F_DAEMON);   /* stats count the user's actors */
     if (ACTO_UNLIKELY(ctx->tr))
         trace_spawn(ctx, pid, beh->name);
 
@@ -239,7 +255,9 @@ done:
 static void drain(acto_ctx_t *ctx, acto_actor_t *a, acto_pid_t dead, bool notify)
 {
     acto_mnode_t *n;
+    uint64_t popped = 0;
     while ((n = mbox_pop(&a->mb)) != NULL) {
+        popped++;
         acto_msg_t *m = (acto_msg_t *)n;
         acto_pid_t p;
         uint64_t ref;
@@ -251,6 +269,8 @@ static void drain(acto_ctx_t *ctx, acto_actor_t *a, acto_pid_t dead, bool notify
             ctx->dead_letters++;
         msg_drop(ctx, m);                 /* an accepted fd in it is closed */
     }
+    if (ACTO_UNLIKELY(ctx->rt->insp) && popped)
+        insp_drained(ctx->rt, a, popped);   /* K2, K3 */
 }
 
 static void cleanup_cb(ck_epoch_entry_t *e)
@@ -300,7 +320,7 @@ void actor_exit(acto_ctx_t *ctx, acto_actor_t *a, int64_t reason)
         ext_free(e);
     }
     state_free(ctx, a);
-    ctx->exited++;
+    ctx->exited += !(a->flags & ACTOR_F_DAEMON);
     defer_cleanup(ctx, a);
 }
 
@@ -396,15 +416,23 @@ static void system_msg(acto_ctx_t *ctx, acto_actor_t *a, acto_msg_t *m)
 }
 
 /* Run one turn of `a` on this worker: up to `batch` messages, then either
- * give the actor up (mailbox empty) or put it at the back of the queue. */
-void actor_run(acto_ctx_t *ctx, acto_actor_t *a)
+ * give the actor up (mailbox empty) or put it at the back of the queue.
+ * Two copies (inspect on and off) so inspection off costs one branch per
+ * turn; with it on the turn is timed and counted before the actor is given
+ * up (inspect.h K4: after that another worker may be running it). */
+static inline __attribute__((always_inline)) void turn(acto_ctx_t *ctx, acto_actor_t *a,
+                                                       bool insp)
 {
     unsigned batch = ctx->rt->batch, n;
+    uint64_t t0 = insp ? insp_ticks() : 0;
+    uint64_t *popped = insp ? insp_popped(ctx, a) : NULL;
     ctx->self = a;
     for (n = 0; n < batch; n++) {
         acto_mnode_t *node = mbox_pop(&a->mb);
         if (!node)
             break;
+        if (insp)
+            insp_pop(popped);
         if (n > 0 && ctx->w->next)       /* the turn goes on: see sched.c */
             sched_release_next(ctx->w);
         acto_msg_t *m = (acto_msg_t *)node;
@@ -418,17 +446,31 @@ void actor_run(acto_ctx_t *ctx, acto_actor_t *a)
             trace_recv_end(ctx);
         if (ACTO_UNLIKELY(ctx->exit_req)) {
             ctx->exit_req = false;
-            ctx->messages += n + 1;
+            if (!insp || !(a->flags & ACTOR_F_DAEMON))   /* daemons exist only with insp */
+                ctx->messages += n + 1;
+            if (insp)
+                insp_turn(ctx, a, n + 1, t0);
             actor_finish(ctx, a, ctx->exit_reason);
             ctx->self = NULL;
             return;
         }
     }
-    ctx->messages += n;
+    if (!insp || !(a->flags & ACTOR_F_DAEMON))
+        ctx->messages += n;
     ctx->self = NULL;
+    if (insp)
+        insp_turn(ctx, a, n, t0);
     if (n < batch && mbox_markempty(&a->mb))
         return;
     sched_push(ctx, a);
+}
+
+void actor_run(acto_ctx_t *ctx, acto_actor_t *a)
+{
+    if (ACTO_UNLIKELY(ctx->isent))
+        turn(ctx, a, true);
+    else
+        turn(ctx, a, false);
 }
 
 /* ---- shutdown (runtime_free; no worker is running) ----------------------------- */
@@ -455,7 +497,7 @@ void actor_shutdown_all(acto_runtime_t *rt)
         if (ACTO_UNLIKELY(ctx->tr))
             trace_exit(ctx, a->pid, ACTO_EXIT_SHUTDOWN);
         at_store_u64(&a->pid, 0);
-        ctx->exited++;
+        ctx->exited += !(a->flags & ACTOR_F_DAEMON);
     }
     /* Pass 2: drop what is left. */
     for (uint64_t i = 0; i < hwm; i++) {

@@ -126,9 +126,13 @@ typedef struct acto_monitor_rec {
 
 typedef struct acto_actor_ext {   /* rarely used parts, allocated lazily */
     acto_pidvec_t links;
-    acto_monitor_rec_t *mon;
+    acto_monitor_rec_t *mon;       /* &mon1 until a second monitor comes */
     uint32_t nmon, capmon;
     bool trap_exit;
+    /* The first monitor, inline: a connection's owner is monitored by its
+     * socket actor, and a separate array would cost an idle connection
+     * another 80 bytes (bench/RESULTS.md, idle-50k). */
+    acto_monitor_rec_t mon1;
 } acto_actor_ext_t;
 
 struct acto_actor {
@@ -144,6 +148,9 @@ struct acto_actor {
     unsigned char inline_state[ACTOR_INLINE_STATE];  /* 88 */
 };
 _Static_assert(sizeof(struct acto_actor) == ACTOR_SLOT_SIZE, "actor slot size");
+/* acto_actor.flags: a daemon's fds hold no run reference (proactor.h P6),
+ * and what a daemon spawns is a daemon (inspect.h). */
+#define ACTOR_F_DAEMON 2u
 _Static_assert(offsetof(struct acto_actor, pid) >= sizeof(acto_fblk_t),
                "a free slot's list link must not overlap its pid");
 
@@ -159,6 +166,7 @@ struct acto_ctx {
     acto_actor_t *self;            /* running actor, or NULL */
     acto_msg_t *cur;               /* message being received */
     trace_ctx_t *tr;               /* NULL unless tracing (trace.h T2) */
+    uint64_t *isent;               /* NULL unless inspecting (inspect.h K1) */
     int kind;
     bool cur_taken;                /* cur was forwarded */
     bool exit_req;
@@ -242,6 +250,7 @@ struct acto_runtime {
     uint64_t dead_letters;         /* atomic: dead letters from any thread */
     uint64_t msg_seq;
     trace_t *trace;                /* NULL unless tracing */
+    struct insp *insp;             /* NULL unless inspecting (inspect.h) */
     int backend;                   /* ACTO_BACKEND_URING or _EPOLL */
 };
 
@@ -326,9 +335,17 @@ int  msg_scan_sys(const acto_msg_t *m, acto_pid_t *a, int64_t *b, uint64_t *c);
 void ctx_zone_reset(acto_ctx_t *ctx);
 
 /* actors (actor.c) */
+/* acto_spawn with extra ACTOR_F_* flags (ACTOR_F_DAEMON). */
+int  actor_spawn(acto_ctx_t *ctx, const acto_behavior_t *beh, const void *arg, uint32_t flags,
+                 acto_pid_t *pid);
 void actor_run(acto_ctx_t *ctx, acto_actor_t *a);
 void actor_exit(acto_ctx_t *ctx, acto_actor_t *a, int64_t reason);
 void actor_shutdown_all(acto_runtime_t *rt);
+
+/* net actors (actors/net.c): a listener on fd, already bound and
+ * listening (the inspection endpoint binds first to learn its port).  The
+ * listener owns fd from then on; on failure fd is closed. */
+int  net_listen_fd(acto_ctx_t *ctx, int fd, const acto_listen_opts_t *opts, acto_pid_t *pid);
 
 /* scheduling (sched.c) */
 void sched_wake_slow(acto_ctx_t *ctx, acto_actor_t *a);

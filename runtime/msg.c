@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "inspect.h"
 #include "internal.h"
 #include "mpscalar.h"
 
@@ -237,6 +238,8 @@ int send_in(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m)
         msg_drop(ctx, m);
         return ACTO_ENOACTOR;
     }
+    if (ACTO_UNLIKELY(ctx->isent))
+        insp_sent(ctx, ACTO_PID_SLOT(to));   /* inspect.h K1 */
     if (ctx->kind == CTX_WORKER && ctx->w->coalesce) {
         send_coalesce(ctx, a, m);
         ctx_epoch_end(ctx);

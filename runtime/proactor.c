@@ -126,6 +126,7 @@ static void fd_unlist_free(acto_px_t *px, px_fd_t *f)
         px->fds = f->lnext;
     if (f->lnext)
         f->lnext->lprev = f->lprev;
+    at_faa_u32(&px->nfds, (uint32_t)-1);
     pthread_mutex_unlock(&px->cmd_lock);
     free(f);
 }
@@ -228,9 +229,21 @@ void px_deliver(acto_px_t *px, px_op_t *op, int64_t res, bool more, const void *
             /* P2: the owner is gone (or out of memory): the message was
              * dropped, closing a new fd in it, and an armed op is
              * cancelled. */
-            at_store_u32(&op->cancelled, 1);
+            px_op_flag(op, OPF_CANCELLED);
             if (more)
                 px->ops->cancel(px, op);
+        } else if (more && op->kind == PX_RECV && op->done != UINT32_MAX) {
+            /* P4'': a bounded recv stops itself after its burst.  And a
+             * stop flagged by another thread (px_stop's command waits for
+             * our next reap) takes effect at once: this drain may go on for
+             * many more chunks.  done = UINT32_MAX: the cancel was issued
+             * here (once); the backend ends the op after what it holds. */
+            if (op->burst_kib && (op->done += (uint32_t)len) >= (uint32_t)op->burst_kib * 1024u)
+                px_op_flag(op, OPF_STOPPED);
+            if (px_op_stopped(op)) {
+                op->done = UINT32_MAX;
+                px->ops->cancel(px, op);
+            }
         }
     } else if (op->kind == PX_ACCEPT && res >= 0) {
         close((int)res);
@@ -245,12 +258,11 @@ void px_op_done(acto_px_t *px, px_op_t *op)
         return;
     op->state = OP_DONE;
     px_fd_t *f = op->f;
-    if (op->fprev)
-        op->fprev->fnext = op->fnext;
-    else
-        f->ops = op->fnext;
-    if (op->fnext)
-        op->fnext->fprev = op->fprev;
+    for (px_op_t **pp = &f->ops; *pp; pp = &(*pp)->fnext)
+        if (*pp == op) {           /* a short walk: an fd has few ops */
+            *pp = op->fnext;
+            break;
+        }
     if (op->aprev)
         op->aprev->anext = op->anext;
     else
@@ -261,9 +273,11 @@ void px_op_done(acto_px_t *px, px_op_t *op)
         free(op->buf);
         op->buf = NULL;
     }
+    bool counted = !f->daemon;     /* P6; read before f may be freed */
     if (at_faa_u32(&f->nrefs, (uint32_t)-1) == 1 && f->closed)
         fd_unlist_free(px, f);
-    acto_runtime_unref(px->rt);    /* P6 */
+    if (counted)
+        acto_runtime_unref(px->rt);    /* P6 */
     op_unref(op);                  /* P1: the proactor's reference */
 }
 
@@ -273,7 +287,7 @@ void px_cancel_fd_ops(acto_px_t *px, px_fd_t *f, px_op_t *except)
         next = op->fnext;          /* cancel may finish (unlink) op */
         if (op == except)
             continue;
-        at_store_u32(&op->cancelled, 1);
+        px_op_flag(op, OPF_CANCELLED);
         px->ops->cancel(px, op);
     }
 }
@@ -331,8 +345,6 @@ static void op_link(acto_px_t *px, px_op_t *op)
 {
     px_fd_t *f = op->f;
     op->fnext = f->ops;
-    if (f->ops)
-        f->ops->fprev = op;
     f->ops = op;
     if (op->kind == PX_CLOSE)
         f->closed = true;          /* freed once this and the rest are done */
@@ -438,10 +450,31 @@ void px_wake(acto_px_t *px)
 
 int px_fd_open(acto_ctx_t *ctx, int fd, px_fd_t **out)
 {
-    if (!ctx || fd < 0 || !out)
+    return px_fd_open_on(ctx, fd, -1, out);
+}
+
+unsigned px_pick_worker(acto_runtime_t *rt)
+{
+    unsigned n = rt->nworkers, start = at_faa_u32(&rt->wake_rr, 1) % n, best = start;
+    uint32_t least = UINT32_MAX;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (start + k) % n;
+        uint32_t c = at_load_u32(&rt->workers[i].px->nfds);
+        if (c < least) {
+            least = c;
+            best = i;
+        }
+    }
+    return best;
+}
+
+int px_fd_open_on(acto_ctx_t *ctx, int fd, int worker, px_fd_t **out)
+{
+    if (!ctx || fd < 0 || !out || (worker >= 0 && (unsigned)worker >= ctx->rt->nworkers))
         return ACTO_EINVAL;
     acto_runtime_t *rt = ctx->rt;
-    unsigned i = ctx->kind == CTX_WORKER ? ctx->w->index
+    unsigned i = worker >= 0 ? (unsigned)worker
+               : ctx->kind == CTX_WORKER ? ctx->w->index
                                          : at_faa_u32(&rt->wake_rr, 1) % rt->nworkers;
     acto_px_t *px = rt->workers[i].px;
     int fl = fcntl(fd, F_GETFL);
@@ -452,11 +485,13 @@ int px_fd_open(acto_ctx_t *ctx, int fd, px_fd_t **out)
         return ACTO_ENOMEM;
     f->fd = fd;
     f->px = px;
+    f->daemon = ctx->self && (ctx->self->flags & ACTOR_F_DAEMON);
     pthread_mutex_lock(&px->cmd_lock);
     f->lnext = px->fds;
     if (px->fds)
         px->fds->lprev = f;
     px->fds = f;
+    at_faa_u32(&px->nfds, 1);
     pthread_mutex_unlock(&px->cmd_lock);
     *out = f;
     return 0;
@@ -497,7 +532,9 @@ static int op_start(acto_ctx_t *ctx, px_op_t *op, px_op_t **out)
         at_faa_u32(&op->refs, 1);  /* the caller's reference */
         *out = op;
     }
-    acto_runtime_ref(px->rt);
+    bool counted = !op->f->daemon;  /* P6 */
+    if (counted)
+        acto_runtime_ref(px->rt);
     if (px_local(ctx, px)) {
         op_submit_local(px, op);
         return 0;
@@ -505,7 +542,8 @@ static int op_start(acto_ctx_t *ctx, px_op_t *op, px_op_t **out)
     op->state = OP_NEW;
     int rc = cmd_push(px, CMD_SUBMIT, op, NULL, 0);
     if (rc) {
-        acto_runtime_unref(px->rt);
+        if (counted)
+            acto_runtime_unref(px->rt);
         if (out) {
             *out = NULL;
             op_unref(op);
@@ -549,8 +587,12 @@ int px_connect(acto_ctx_t *ctx, px_fd_t *f, const struct sockaddr *sa, socklen_t
     px_op_t *op = op_new(ctx, f, PX_CONNECT, tag);
     if (!op)
         return ACTO_ENOMEM;
-    memcpy(&op->sa, sa, len);
-    op->salen = len;
+    if (!(op->buf = malloc(len))) {   /* the address lives in buf: ops stay small */
+        op_discard(op);
+        return ACTO_ENOMEM;
+    }
+    memcpy(op->buf, sa, len);
+    op->salen = (uint8_t)len;
     return op_start(ctx, op, out);
 }
 
@@ -565,8 +607,24 @@ int px_recv(acto_ctx_t *ctx, px_fd_t *f, size_t max, bool multishot, uint64_t ta
     px_op_t *op = op_new(ctx, f, PX_RECV, tag);
     if (!op)
         return ACTO_ENOMEM;
-    op->len = max ? max : RECV_DEFAULT;
+    op->len = max ? (uint32_t)max : RECV_DEFAULT;
     op->multishot = multishot;
+    return op_start(ctx, op, out);
+}
+
+int px_recv_bounded(acto_ctx_t *ctx, px_fd_t *f, size_t burst, uint64_t tag, px_op_t **out)
+{
+    if (burst < 1024 || burst > (size_t)UINT16_MAX * 1024)
+        return ACTO_EINVAL;
+    int rc = op_check(ctx, f);
+    if (rc)
+        return rc;
+    px_op_t *op = op_new(ctx, f, PX_RECV, tag);
+    if (!op)
+        return ACTO_ENOMEM;
+    op->len = RECV_DEFAULT;
+    op->multishot = true;
+    op->burst_kib = (uint16_t)((burst + 1023) / 1024);   /* 0 means unbounded */
     return op_start(ctx, op, out);
 }
 
@@ -595,7 +653,7 @@ int px_sendv(acto_ctx_t *ctx, px_fd_t *f, const struct iovec *iov, int n, uint64
     op->buf = buf;
     for (size_t i = 0, off = 0; i < (size_t)n; off += iov[i].iov_len, i++)
         memcpy(op->buf + off, iov[i].iov_base, iov[i].iov_len);
-    op->len = total;
+    op->len = (uint32_t)total;   /* <= ACTO_MSG_MAX_BODY */
     return op_start(ctx, op, out);
 }
 
@@ -634,7 +692,7 @@ int px_cancel(acto_ctx_t *ctx, px_op_t *op)
 {
     if (!ctx || !op)
         return ACTO_EINVAL;
-    at_store_u32(&op->cancelled, 1);
+    px_op_flag(op, OPF_CANCELLED);
     return op_cancel(ctx, op);
 }
 
@@ -644,7 +702,7 @@ int px_stop(acto_ctx_t *ctx, px_op_t *op)
         return ACTO_EINVAL;
     if (op->kind != PX_RECV && op->kind != PX_ACCEPT)
         return ACTO_EINVAL;        /* a send or connect cannot end half-way */
-    at_store_u32(&op->stopped, 1);
+    px_op_flag(op, OPF_STOPPED);
     return op_cancel(ctx, op);
 }
 

@@ -41,12 +41,23 @@
  *     which always comes unless px_cancel/px_close follows.  Pausing a
  *     reader needs this: bytes a multishot recv took from the socket exist
  *     only in its completions, so P4's dropping would lose them.
+ *  P4'' A bounded multishot recv (px_recv_bounded) stops itself as px_stop
+ *     would once it has delivered `burst` bytes: so the completions waiting
+ *     in its owner's mailbox are at most burst + what the kernel had
+ *     produced before the stop took effect, and an owner that re-arms on
+ *     the final completion re-arms only after handling every chunk before
+ *     it.  An unbounded multishot recv reads as fast as the peer writes,
+ *     however far behind its owner is (the copy at reap, P5, frees the
+ *     kernel buffer at once), so nothing else limits that queue.
  *  P5 Receive buffers belong to the proactor (the provided-buffer ring, or
  *     the op's own buffer) until the bytes are copied into the completion
  *     message; send bytes are copied into the op at submission.
  *  P6 Quiescence: every submitted op and every armed timer holds one count
  *     in rt->refs (the acto_runtime_ref count) until its final completion,
  *     cancel or fire, so acto_runtime_run cannot return while I/O is pending.
+ *     Except ops on a daemon's fd (opened by an ACTOR_F_DAEMON actor: the
+ *     inspection endpoint, inspect.h): they hold none, so a run ends when
+ *     the user's work does; at its end P7 cancels them like any op.
  *  P7 When a run ends, each worker cancels the I/O still in flight in its
  *     proactor (owners get res = -ECANCELED, queued for the next run) and
  *     closes its ring: a SINGLE_ISSUER ring belongs to one thread, and each
@@ -128,6 +139,13 @@ void px_wake(acto_px_t *px);
  * with px_release.  The fd handle is bound to the proactor of the worker
  * that opened it (P3). */
 int  px_fd_open(acto_ctx_t *ctx, int fd, px_fd_t **out);   /* sets O_NONBLOCK */
+/* The same on worker `worker`'s proactor (< 0: as px_fd_open).  Ops from
+ * another thread reach it as commands (P3), and their completions are
+ * sent from that worker, so the actor that owns f soon runs there: this is
+ * how a listener spreads its connections over the cores. */
+int  px_fd_open_on(acto_ctx_t *ctx, int fd, int worker, px_fd_t **out);
+/* The worker whose proactor has the fewest files (ties: round-robin). */
+unsigned px_pick_worker(acto_runtime_t *rt);
 int  px_fd_get(const px_fd_t *f);
 /* Multishot accept: one PX_ACCEPT per connection (res = new fd, non-blocking,
  * close-on-exec), more = false when the op ended (error such as EMFILE):
@@ -141,6 +159,11 @@ int  px_connect(acto_ctx_t *ctx, px_fd_t *f, const struct sockaddr *sa, socklen_
  * chunks of up to the ring's buffer size (16 KiB) whatever max says. */
 int  px_recv(acto_ctx_t *ctx, px_fd_t *f, size_t max, bool multishot, uint64_t tag,
              px_op_t **out);
+/* A multishot recv (max = 0) that ends itself, with a final completion
+ * res = -ECANCELED after its chunks, once it has delivered `burst` bytes
+ * or more (P4''); the owner submits a new one to go on.  burst: 1 KiB ..
+ * 65535 KiB, rounded up to whole KiB; ACTO_EINVAL otherwise. */
+int  px_recv_bounded(acto_ctx_t *ctx, px_fd_t *f, size_t burst, uint64_t tag, px_op_t **out);
 /* Send all the bytes of iov[0..n) (copied now) in order; the completion
  * comes once all are sent (res = total) or on the first error. */
 int  px_sendv(acto_ctx_t *ctx, px_fd_t *f, const struct iovec *iov, int n, uint64_t tag,

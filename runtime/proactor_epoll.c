@@ -188,7 +188,7 @@ static void try_send(acto_px_t *px, px_epoll_t *e, px_op_t *op)
             px_deliver(px, op, n < 0 ? -errno : -EPIPE, false, NULL, 0);
             return;
         }
-        op->done += (size_t)n;
+        op->done += (uint32_t)n;
     }
     px_deliver(px, op, (int64_t)op->done, false, NULL, 0);
 }
@@ -197,7 +197,7 @@ static void try_connect(acto_px_t *px, px_epoll_t *e, px_op_t *op)
 {
     int err = 0;
     if (!op->connecting) {
-        if (connect(op->f->fd, (struct sockaddr *)&op->sa, op->salen) == 0) {
+        if (connect(op->f->fd, (struct sockaddr *)op->buf, op->salen) == 0) {
             px_deliver(px, op, 0, false, NULL, 0);
             return;
         }

@@ -19,6 +19,8 @@ struct px_fd {
     int fd;
     bool closing;                  /* px_close was called (caller's thread) */
     bool closed;                   /* its PX_CLOSE reached the owner thread */
+    bool daemon;                   /* opened by a daemon actor: its ops hold
+                                      no run reference (P6) */
     acto_px_t *px;
     px_op_t *ops;                  /* linked ops on this fd (owner thread) */
     uint32_t nrefs;                /* atomic: ops created on it, not yet done
@@ -30,28 +32,34 @@ struct px_fd {
     px_op_t *rdq, *wrq;            /* ops waiting for readability / writability */
 };
 
+/* A record is malloc'd per operation and an idle connection keeps one (its
+ * armed multishot recv), so it is kept to 88 bytes (a 96-byte malloc
+ * chunk): what only one kind needs lives in `buf` (a connect's address, a
+ * send's bytes), lengths are 32-bit (a body is at most ACTO_MSG_MAX_BODY),
+ * the two flags share a word and f->ops is singly linked (an fd has a
+ * handful of ops). */
+enum { OPF_CANCELLED = 1, OPF_STOPPED = 2 };
 struct px_op {
     uint32_t refs;                 /* atomic (P1) */
-    uint32_t cancelled;            /* atomic (P4) */
-    uint32_t stopped;              /* atomic: px_stop asked (P4') */
+    uint32_t flags;                /* atomic: OPF_CANCELLED (P4), OPF_STOPPED (P4') */
     uint8_t kind;
     uint8_t state;                 /* OP_* (owner thread) */
     bool multishot;
     bool connecting;               /* epoll: connect in progress */
     uint8_t where;                 /* epoll: which queue holds it */
+    uint8_t salen;                 /* connect: address length (in buf) */
+    uint16_t burst_kib;            /* bounded recv: stop after this many KiB (P4'') */
     acto_pid_t owner;
     uint64_t tag;
     px_fd_t *f;
-    px_op_t *fnext, *fprev;        /* f->ops */
+    px_op_t *fnext;                /* f->ops */
     px_op_t *anext, *aprev;        /* px->all: live ops, for teardown */
     px_op_t *qnext;                /* epoll: queue link */
-    unsigned char *buf;            /* recv buffer / send bytes (P5) */
-    size_t len, done;              /* buffer size / bytes sent so far */
-    struct sockaddr_storage sa;    /* connect */
-    socklen_t salen;
-    struct msghdr mh;              /* io_uring sendmsg */
-    struct iovec iov;
+    unsigned char *buf;            /* recv buffer / send bytes (P5) / connect address */
+    uint32_t len, done;            /* buffer size / bytes sent; recv: delivered (P4''), or
+                                      UINT32_MAX once px_deliver issued its stop */
 };
+_Static_assert(sizeof(struct px_op) <= 88, "px_op_t: one 96-byte malloc chunk per idle connection");
 
 typedef struct px_timer {
     acto_tw_entry_t e;
@@ -111,6 +119,7 @@ struct acto_px {
     px_cmd_t *cmd_head, *cmd_tail;
     uint32_t ncmd;                 /* atomic: commands waiting */
     px_fd_t *fds;
+    uint32_t nfds;                 /* atomic: files in fds (px_pick_worker) */
 
     px_op_t *all;                  /* live ops (owner thread) */
     unsigned delivered;            /* messages sent in this px_reap */
@@ -148,7 +157,14 @@ void px_cancel_fd_ops(acto_px_t *px, px_fd_t *f, px_op_t *except);
 bool px_uring_usable(void);        /* can this process set up a ring? */
 /* $ACTO_URING_FAIL: pretend io_uring_queue_init fails (tests). */
 bool px_uring_simulate_fail(void);
-static inline bool px_op_cancelled(px_op_t *op) { return at_load_u32(&op->cancelled) != 0; }
-static inline bool px_op_stopped(px_op_t *op) { return at_load_u32(&op->stopped) != 0; }
+static inline bool px_op_cancelled(px_op_t *op) { return (at_load_u32(&op->flags) & OPF_CANCELLED) != 0; }
+static inline bool px_op_stopped(px_op_t *op) { return (at_load_u32(&op->flags) & OPF_STOPPED) != 0; }
+/* Set a flag (any thread: a cancel or stop may race the owner's reads). */
+static inline void px_op_flag(px_op_t *op, uint32_t flag)
+{
+    uint32_t v = at_load_u32(&op->flags);
+    while (!(v & flag) && !at_cas_u32(&op->flags, v, v | flag))
+        v = at_load_u32(&op->flags);
+}
 
 #endif

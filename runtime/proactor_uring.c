@@ -213,7 +213,7 @@ static void ur_submit(acto_px_t *px, px_op_t *op)
         io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         break;
     case PX_CONNECT:
-        io_uring_prep_connect(sqe, fd, (struct sockaddr *)&op->sa, op->salen);
+        io_uring_prep_connect(sqe, fd, (struct sockaddr *)op->buf, op->salen);
         break;
     case PX_RECV:
         if (op->buf) {
@@ -225,12 +225,9 @@ static void ur_submit(acto_px_t *px, px_op_t *op)
         }
         break;
     case PX_SEND:
-        op->iov.iov_base = op->buf + op->done;
-        op->iov.iov_len = op->len - op->done;
-        memset(&op->mh, 0, sizeof op->mh);
-        op->mh.msg_iov = &op->iov;
-        op->mh.msg_iovlen = 1;
-        io_uring_prep_sendmsg(sqe, fd, &op->mh, MSG_NOSIGNAL);
+        /* One buffer (px_sendv copied the iovecs): a plain send, so the
+         * record needs no msghdr. */
+        io_uring_prep_send(sqe, fd, op->buf + op->done, op->len - op->done, MSG_NOSIGNAL);
         break;
     case PX_CLOSE:
         io_uring_prep_close(sqe, fd);
@@ -251,6 +248,13 @@ static void ur_cancel(acto_px_t *px, px_op_t *op)
     io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UD_CANCEL_BIT);
     u->cancels++;
+    /* A stopped multishot recv (P4', P4'') keeps filling the buffers that
+     * the drain now running gives back, up to a drain's worth of CQEs: the
+     * stop must reach the kernel now, not at the flush after the drain. */
+    if (op->kind == PX_RECV && px_op_stopped(op)) {
+        px->reap_kcalls++;
+        io_uring_submit(&u->ring);
+    }
 }
 
 /* The kernel gave the record back; submit it again or finish it. */
@@ -299,7 +303,7 @@ static void ur_recv_done(acto_px_t *px, px_uring_t *u, px_op_t *op, int res, uns
 static void ur_send_done(acto_px_t *px, px_uring_t *u, px_op_t *op, int res)
 {
     if (res > 0)
-        op->done += (size_t)res;
+        op->done += (uint32_t)res;
     if (res > 0 && op->done < op->len) {
         if (u->stopping)
             px_deliver(px, op, -ECANCELED, false, NULL, 0);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "inspect.h"
 #include "internal.h"
 #include "proactor.h"
 
@@ -86,6 +87,7 @@ int acto_thread_attach(acto_runtime_t *rt, acto_ctx_t **out)
         free(ctx);
         return rc;
     }
+    insp_ctx_open(ctx);
     if ((rc = trace_ctx_open(ctx)) != 0) {
         acto_thread_detach(ctx);
         return rc;
@@ -173,6 +175,8 @@ int acto_runtime_new(acto_runtime_t **out, const acto_config_t *cfg)
         rc = ctx_setup(&rt->root, rt, CTX_ROOT);
     if (rc == 0)
         rc = trace_init_runtime(rt);
+    if (rc == 0)
+        rc = insp_init(rt);   /* last: it spawns the endpoint actor */
     if (rc) {
         acto_runtime_free(rt);
         return rc;
@@ -292,6 +296,7 @@ void acto_runtime_free(acto_runtime_t *rt)
     }
     acto_tls_ctx = saved;
     trace_close(rt);   /* after the shutdown exits, which it records */
+    insp_free(rt);     /* after the shutdown, whose drains it counts */
     /* Contexts still attached belong to threads that broke the contract;
      * free them anyway so nothing leaks. */
     while (rt->contexts) {

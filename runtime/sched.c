@@ -254,10 +254,11 @@ static acto_actor_t *steal(acto_worker_t *w)
             continue;
         uint32_t got = runq_steal(&w->rq, &v->rq);
         if (got) {
-            w->steals++;
+            /* Counters other threads read (inspection): relaxed stores. */
+            at_store_u64_rlx(&w->steals, w->steals + 1);
             if (ACTO_UNLIKELY(w->ctx.tr))
                 trace_steal(&w->ctx, v->index, got);
-            w->stolen += got;
+            at_store_u64_rlx(&w->stolen, w->stolen + got);
             return runq_get(&w->rq);
         }
     }
@@ -331,7 +332,7 @@ static acto_actor_t *idle(acto_worker_t *w)
         if (!at_load_u32(&rt->exiting) && !work_visible(rt)) {
             if (quiescent(rt))
                 sched_signal_done(rt);
-            w->sleeps++;
+            at_store_u64_rlx(&w->sleeps, w->sleeps + 1);
             if (ACTO_UNLIKELY(w->ctx.tr))
                 trace_sleep(&w->ctx);
             worker_sleep(w, w->deferred ? DEFER_PARK_NS : -1);   /* in its proactor */
@@ -342,7 +343,7 @@ static acto_actor_t *idle(acto_worker_t *w)
             at_faa_u32(&rt->nsearching, 1);   /* searching on our own account */
         } else {
             at_store_u32(&w->park, PARK_RUNNING);   /* NOTIFIED: counted by waker */
-            w->wakeups++;
+            at_store_u64_rlx(&w->wakeups, w->wakeups + 1);
         }
         at_faa_u32(&rt->nidle, (uint32_t)-1);
         epoch_poll(w);

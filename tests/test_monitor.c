@@ -226,6 +226,33 @@ static void test_monitor_down_with_reason(void **state)
     assert_int_equal(term_reason(1), ACTO_EXIT_SHUTDOWN);
 }
 
+/* The first monitor record lives inline in the ext block, the rest in an
+ * array that grows (1 -> 4 -> 8 -> 16): every one of them gets its DOWN,
+ * each with its own ref. */
+static void test_many_monitors(void **state)
+{
+    (void)state;
+    enum { N = 9 };                    /* three watchers, three each */
+    acto_pid_t b = spawn_puppet(2), w[3] = { spawn_puppet(1), spawn_puppet(3), spawn_puppet(4) };
+    for (int i = 0; i < N; i++)
+        cmd(w[i % 3], CMD_MONITOR, b, 0);
+    tu_run(rt);                        /* all nine are in place */
+    cmd(w[0], CMD_TELL_EXIT, b, 7);
+    tu_run(rt);
+    assert_int_equal(count_ev(EV_DOWN, -1), N);
+    uint64_t refs[N];
+    unsigned k = 0;
+    for (unsigned i = 0; i < nevents; i++)
+        if (events[i].kind == EV_DOWN) {
+            assert_int_equal(events[i].reason, 7);
+            refs[k++] = events[i].ref;
+        }
+    for (unsigned i = 0; i < N; i++)
+        for (unsigned j = i + 1; j < N; j++)
+            assert_true(refs[i] != refs[j]);
+    shutdown_now();
+}
+
 static void test_monitor_dead_is_noproc(void **state)
 {
     (void)state;
@@ -495,6 +522,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_monitor_down_with_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_monitors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_dead_is_noproc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_monitor_request_behind_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_demonitor, setup, teardown),

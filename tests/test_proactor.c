@@ -874,6 +874,100 @@ static void test_stop_keeps_data(void **state)
     }
 }
 
+/* px_recv_bounded (P4''): a multishot recv that ends itself after `burst`
+ * bytes.  The owner re-arms on each final completion and never stops it:
+ * every byte still arrives, in order; each recv ends (-ECANCELED) after
+ * at most burst + what the kernel had already produced (io_uring: the 64
+ * provided buffers; epoll: the chunk being read); so an owner that is
+ * behind never has more than that of one recv's chunks waiting.  An
+ * unbounded multishot recv would bring the whole stream in one op. */
+#define BOUNDED_BURST (64u << 10)
+#define BOUNDED_SLACK (65u * 16384u)
+
+typedef struct { pause_t *t; px_fd_t *fd; px_op_t *op; size_t op_bytes, op_max; } bounded_t;
+
+static int bounded_arm(acto_ctx_t *ctx, bounded_t *b)
+{
+    b->op_bytes = 0;
+    return px_recv_bounded(ctx, b->fd, BOUNDED_BURST, T_RX, &b->op);
+}
+
+static int bounded_init(acto_ctx_t *ctx, void *state, const void *arg)
+{
+    bounded_t *b = state;
+    b->t = arg_ptr(arg);
+    int rc = px_fd_open(ctx, b->t->sp[0], &b->fd);
+    if (rc == 0) {
+        CHECK(px_recv_bounded(ctx, b->fd, 1023, T_RX, NULL) == ACTO_EINVAL);
+        CHECK(px_recv_bounded(ctx, b->fd, (size_t)UINT16_MAX * 1024 + 1, T_RX, NULL) ==
+              ACTO_EINVAL);
+    }
+    return rc ? rc : bounded_arm(ctx, b);
+}
+
+static int bounded_recv(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
+{
+    bounded_t *b = state;
+    pause_t *t = b->t;
+    px_completion_t c;
+    CHECK(px_completion_parse(ctx, msg, &c) == 0);
+    if (c.kind == PX_CLOSE) {
+        t->closes++;
+        return 0;
+    }
+    CHECK(c.kind == PX_RECV && c.tag == T_RX);
+    const unsigned char *d = c.data;
+    for (size_t i = 0; c.res > 0 && i < c.len; i++)
+        if (d[i] != pattern(t->got + i))
+            t->mismatches++;
+    if (c.res > 0) {
+        t->got += c.len;
+        b->op_bytes += c.len;
+        if (b->op_bytes > b->op_max)
+            b->op_max = b->op_bytes;
+    }
+    CHECK(c.res >= 0 || c.res == -ECANCELED);
+    if (c.more)
+        return 0;
+    t->finals++;
+    px_release(b->op);
+    b->op = NULL;
+    if (c.res == -ECANCELED)
+        t->stopped_finals++;
+    if (c.res == 0) {                  /* end of stream */
+        /* one recv's bytes: bounded (the last one may end on data) */
+        CHECK(b->op_max <= BOUNDED_BURST + BOUNDED_SLACK);
+        return px_close(ctx, b->fd, T_CLOSE);
+    }
+    return bounded_arm(ctx, b);
+}
+
+static void test_bounded_recv(void **state)
+{
+    (void)state;
+    static const acto_behavior_t bb = { .name = "bounded", .state_size = sizeof(bounded_t),
+                                        .init = bounded_init, .receive = bounded_recv };
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        acto_runtime_t *rt = tu_runtime(workers);
+        pause_t t = { .total = tu_scale(4u << 20, 1u << 20) };
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, t.sp), 0);
+        pause_t *tp = &t;
+        assert_int_equal(acto_spawn(acto_root(rt), &bb, &tp, NULL), 0);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, pause_writer, &t), 0);
+        tu_run(rt);                    /* returns after end of stream and close */
+        pthread_join(th, NULL);
+        assert_int_equal(t.got, t.total);
+        assert_int_equal(t.mismatches, 0);
+        assert_int_equal(t.closes, 1);
+        /* the stream is longer than a burst: recvs ended themselves */
+        assert_true((size_t)t.stopped_finals + 1 >= t.total / (BOUNDED_BURST + BOUNDED_SLACK));
+        NO_FAILURES();
+        acto_runtime_free(rt);
+        close(t.sp[1]);
+    }
+}
+
 /* px_stop on a recv still waiting for the command queue, on a finished op,
  * and on kinds it does not apply to. */
 typedef struct { int sp[2]; int finals; int64_t res; int einval; } stopq_t;
@@ -1663,6 +1757,7 @@ int main(void)
         cmocka_unit_test(test_unreceived_accept_closed),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_stop_keeps_data),
+        cmocka_unit_test(test_bounded_recv),
         cmocka_unit_test(test_stop_before_start),
         cmocka_unit_test(test_stop_accept),
         cmocka_unit_test(test_stop_cancels_pending_io),

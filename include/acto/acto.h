@@ -14,6 +14,7 @@
 #include "msg.h"
 #include "timer.h"
 #include "trace.h"
+#include "inspect.h"
 #include "net.h"
 #include "pubsub.h"
 

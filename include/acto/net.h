@@ -85,6 +85,12 @@ extern "C" {
  * timed out; ACTO_EPROTO / ACTO_ELIMIT = a bad or oversize frame; ACTO_ESYS
  * or ACTO_ENOMEM otherwise. */
 #define ACTO_MSG_NET_CLOSED      0xFFFF0207u
+/* Only with acto_sock_opts_t.notify_sent: a send completed; [total (uint)]
+ * = every byte this socket has sent so far.  One per completed send (sends
+ * are coalesced, so far fewer than writes): an owner that counts the bytes
+ * it wrote knows its exact queue, written - total, and can bound it itself
+ * instead of meeting refusals (the broker's slow-consumer rule). */
+#define ACTO_MSG_NET_SENT        0xFFFF0208u
 
 #define ACTO_NET_ACCEPT_BACKOFF_MS 100
 
@@ -97,6 +103,7 @@ typedef struct acto_sock_opts {
     size_t high_water;       /* refuse writes above this; 0 = 1 MiB */
     size_t low_water;        /* WRITABLE at or below this; 0 = high_water / 4 */
     size_t max_frame;        /* framed mode, per frame; 0 = 1 MiB */
+    int notify_sent;         /* nonzero: ACTO_MSG_NET_SENT after each send */
 } acto_sock_opts_t;
 
 typedef struct acto_listen_opts {

@@ -28,6 +28,11 @@ typedef struct acto_config {
     int backend;           /* I/O backend, ACTO_BACKEND_*; AUTO (0) = the
                               ACTO_BACKEND environment variable (uring|epoll),
                               else io_uring when usable here, else epoll */
+    const char *inspect;   /* serve live snapshots on "HOST:PORT" (acto/inspect.h);
+                              NULL = off, unless the ACTO_INSPECT environment
+                              variable is set; a bare "PORT" is 127.0.0.1;
+                              acto_runtime_new: ACTO_EINVAL (bad address),
+                              ACTO_ESYS (cannot listen), ACTO_ENOMEM */
 } acto_config_t;
 
 /* I/O backends (acto_config_t.backend). */
