@@ -28,6 +28,11 @@ static void usage(FILE *f)
           "                                  top actors, queue-wait histogram, actor graph\n"
           "                                  (the N longest handling slices; default 50000)\n"
           "  dump                            every event, one per line, in time order\n"
+          "\n"
+          "usage: acto-trace top --connect HOST:PORT [--interval S] [--sort mbox|msgs|busy]\n"
+          "                      [--top N] [--once | --iterations N] [--plain] [--timeout S]\n"
+          "                                  live view of a runtime started with ACTO_INSPECT\n"
+          "                                  (docs/inspect.md): keys q, d/m/b (sort)\n"
           "PIDs are written <slot.gen> (as the tool prints them) or as a number.\n"
           "Exit status: 0 ok, 1 usage or unreadable trace, 2 damaged trace (output covers\n"
           "the records before the damage).\n", f);
@@ -86,6 +91,8 @@ int main(int argc, char **argv)
         return argc < 2;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "top"))
+        return cmd_top(argc - 2, argv + 2);
     cmd_fn fn = !strcmp(cmd, "messages") ? cmd_messages : !strcmp(cmd, "flow") ? cmd_flow
               : !strcmp(cmd, "graph") ? cmd_graph : !strcmp(cmd, "export") ? cmd_export
               : !strcmp(cmd, "report") ? cmd_report : !strcmp(cmd, "dump") ? cmd_dump : NULL;

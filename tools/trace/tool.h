@@ -23,6 +23,8 @@ int cmd_flow(const ttr_model_t *m, const tool_args_t *a, FILE *out);
 int cmd_graph(const ttr_model_t *m, const tool_args_t *a, FILE *out);
 int cmd_export(const ttr_model_t *m, const tool_args_t *a, FILE *out);
 int cmd_report(const ttr_model_t *m, const tool_args_t *a, FILE *out);
+/* top reads no trace: it talks to a live runtime (argv: its options). */
+int cmd_top(int argc, char **argv);
 
 /* Shared by messages and flow: one line describing message g. */
 void tool_msg_line(const ttr_model_t *m, const ttr_msg_t *g, FILE *out);
