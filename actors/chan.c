@@ -654,6 +654,22 @@ static void do_pub_batch(acto_ctx_t *ctx, shard_t *s, const acto_msg_t *msg)
     wire_flush(ctx, s);
 }
 
+/* CHAN_PUB_FLOW: the batch, then its acknowledgement (chan.h F1): sent
+ * after wire_flush, so every delivery of the request went out first. */
+static void do_pub_flow(acto_ctx_t *ctx, shard_t *s, const acto_msg_t *msg)
+{
+    do_pub_batch(ctx, s, msg);
+    acto_msg_t *m = msg_alloc(ctx, CHAN_PUB_DONE, 9);
+    if (!m) {
+        s->lost++;
+        return;
+    }
+    msgpack_packer pk;
+    acto_msg_packer(m, &pk);
+    msgpack_pack_uint64(&pk, msg->size);
+    (void)msg_send_from(ctx, self_pid(ctx), msg->from, m);   /* sender gone: nobody waits */
+}
+
 /* ---- the shard actor ----------------------------------------------------------- */
 
 static int shard_init(acto_ctx_t *ctx, void *state, const void *arg)
@@ -673,6 +689,7 @@ static int shard_receive(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
     acto_pid_t pid;
     switch (acto_msg_type(msg)) {
     case CHAN_PUB_BATCH: do_pub_batch(ctx, s, msg); break;
+    case CHAN_PUB_FLOW:  do_pub_flow(ctx, s, msg); break;
     case CHAN_PUB:       do_pub(ctx, s, msg); break;
     case CHAN_SUB:       do_sub(ctx, s, msg); break;
     case CHAN_UNSUB:     do_unsub(ctx, s, msg); break;

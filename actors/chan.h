@@ -166,4 +166,25 @@ typedef struct chan_pubv {
  * off: nothing past buf + len is read. */
 size_t chan_pub_parse(const void *buf, size_t len, chan_pubv_t *out);
 
+/* ---- flow control (added for the broker's bounded memory, additive) ------- */
+
+/* CHAN_PUB_FLOW: a CHAN_PUB_BATCH the sender wants acknowledged.  Body and
+ * handling exactly as CHAN_PUB_BATCH; then the shard sends the request's
+ * sender CHAN_PUB_DONE, body the msgpack uint `size` = the request's body
+ * size in bytes.
+ *   F1 A shard answers every CHAN_PUB_FLOW it handles exactly once (also
+ *      a malformed one), after it has sent every delivery of that request:
+ *      so a sender that adds `size` per request sent and subtracts it per
+ *      DONE holds exactly the bytes of its requests still queued to, or
+ *      being handled by, the shards.  The only requests never answered are
+ *      those a shard never handles (dropped by chan_bus_stop: the bus is
+ *      going away) and those whose DONE cannot be allocated (ENOMEM,
+ *      counted in the shard's `lost`; that sender's count stays high).
+ *   F2 A DONE is an acknowledgement, not a permission: deliveries already
+ *      sent to subscribers are theirs to bound (the broker's B2).
+ * CHAN_PUB_BATCH stays unacknowledged for senders that bound their input
+ * another way (in-process pub/sub, benchmarks). */
+#define CHAN_PUB_FLOW    0xFFFF0409u
+#define CHAN_PUB_DONE    0xFFFF040Au
+
 #endif

@@ -76,6 +76,10 @@ int frame_check_body(const void *body, size_t len);
 
 /* ---- decoding -------------------------------------------------------------- */
 
+/* Never copy a live decoder (one that has been fed): msgpack-c's unpacker
+ * context holds the address of the unpacker's own zone pointer, so a copy
+ * decodes through a pointer into the original.  Keep it in place (in a
+ * struct passed by pointer, on the heap). */
 typedef struct frame_dec {
     msgpack_unpacker up;                /* valid while `live` */
     size_t max;

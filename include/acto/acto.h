@@ -17,5 +17,6 @@
 #include "inspect.h"
 #include "net.h"
 #include "pubsub.h"
+#include "broker.h"
 
 #endif
