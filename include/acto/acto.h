@@ -18,5 +18,6 @@
 #include "net.h"
 #include "pubsub.h"
 #include "broker.h"
+#include "client.h"
 
 #endif
