@@ -3,9 +3,12 @@
 #
 #   bench/run.sh [--runs N] [WORKLOAD...]
 #
-# Workloads (default: all): skynet pingpong fanin spawn ring, and the I/O
+# Workloads (default: all): skynet pingpong fanin spawn ring pubsub-local, and the I/O
 # ones echo-50 echo-1k echo-short idle-50k timers-1m (bench/io.sh: each as
-# -w1, -w2 and -epoll-w1, see bench/RESULTS.md "I/O").  Each runs N
+# -w1, -w2 and -epoll-w1, see bench/RESULTS.md "I/O"), and the pub/sub
+# ones pubsub-1to1 pubsub-fanout pubsub-1k pubsub-latency pubsub-10k-subs
+# (bench/pubsub.sh: acto-broker with one worker, see bench/RESULTS.md
+# "Pub/sub"; bench/peers/pubsub.sh runs them on NATS and Redis).  Each runs N
 # times (default 5); for every figure the MEDIAN of the runs is printed as
 #
 #   acto WORKLOAD METRIC VALUE
@@ -24,7 +27,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${ACTO_BENCH_BUILD:-$repo/build/bench-release}
 JOBS=${JOBS:-2}
-ALL_WORKLOADS=(skynet pingpong fanin spawn ring echo-50 echo-1k echo-short idle-50k timers-1m)
+ALL_WORKLOADS=(skynet pingpong fanin spawn ring pubsub-local echo-50 echo-1k echo-short idle-50k timers-1m
+               pubsub-1to1 pubsub-fanout pubsub-1k pubsub-latency pubsub-10k-subs)
 
 # workload_cmds NAME: the commands of a workload, one per line, each run by
 # `bash -c` (so environment settings and pipes work) with $B set to the
@@ -37,6 +41,8 @@ workload_cmds() {
         fanin)    echo '$B/bench_fanin 2 5000000 1024' ;;
         spawn)    echo '$B/bench_spawn 1000000' ;;
         ring)     echo '$B/bench_ring 503 10000000' ;;
+        # in-process pub/sub: 1 publisher, 10 subscribers, 16 B payloads
+        pubsub-local) echo '$B/bench_pubsub_local 10 1000000' ;;
         # I/O: echo_server (io_uring) on 1 and 2 workers, epoll on 1 worker.
         echo-50|echo-1k|echo-short|idle-50k)
                   echo "$repo/bench/io.sh \$B/.. acto $1 1"
@@ -44,11 +50,14 @@ workload_cmds() {
                   echo "$repo/bench/io.sh \$B/.. acto-epoll $1 1" ;;
         timers-1m) echo "$repo/bench/io.sh \$B/.. acto $1 1"
                   echo "$repo/bench/io.sh \$B/.. acto $1 2" ;;
+        # pub/sub: acto-broker (one worker, core 0), acto-bench-pubsub (core 1).
+        pubsub-1to1|pubsub-fanout|pubsub-1k|pubsub-latency|pubsub-10k-subs)
+                  echo "$repo/bench/pubsub.sh \$B/.. acto $1" ;;
         *) return 1 ;;
     esac
 }
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 
 runs=5
 workloads=()
