@@ -14,7 +14,7 @@ BUILD_ROOT=${ACTO_BUILD_ROOT:-$repo/build}
 BUILD=$BUILD_ROOT/demo
 JOBS=${JOBS:-2}
 
-STEPS=(hello counter pingpong echo trace)
+STEPS=(hello counter pingpong echo pubsub trace)
 
 say() { printf '\n==== %s ====\n' "$*"; }
 
@@ -54,6 +54,41 @@ backend() {
     else
         echo epoll
     fi
+}
+
+# The broker the pubsub step started (stopped on exit, whatever happens).
+BROKER_PID=
+stop_broker() { [[ -n $BROKER_PID ]] && kill "$BROKER_PID" 2>/dev/null; BROKER_PID=; }
+trap stop_broker EXIT
+
+demo_pubsub() {
+    say "pubsub: acto-broker, actors publishing and subscribing over TCP, a trace of them"
+    local dir; dir=$(mktemp -d)
+    echo "\$ tools/acto-broker --listen 127.0.0.1:0 --workers 1 &    # port 0: pick a free port"
+    "$BUILD/tools/acto-broker" --listen 127.0.0.1:0 --workers 1 >"$dir/broker.out" &
+    BROKER_PID=$!
+    local addr= i
+    for ((i = 0; i < 100; i++)); do
+        addr=$(sed -n 's/^listening on //p' "$dir/broker.out")
+        [[ -n $addr ]] && break
+        sleep 0.1
+    done
+    [[ -n $addr ]] || { echo "demo: the broker did not start" >&2; return 1; }
+    echo "listening on $addr"
+    run "feeds publish ticks, watchers subscribe (prices.>, prices.*, prices.ACME), request/reply; traced" \
+        env ACTO_TRACE="$dir/market.trace" "$BUILD/examples/market" --server "$addr" --ticks 2000
+    run "what the market's actors did" "$BUILD/tools/acto-trace" summary "$dir/market.trace"
+    echo "\$ tools/acto-sub --server $addr --count 3 greetings &"
+    "$BUILD/tools/acto-sub" --server "$addr" --count 3 greetings &
+    local sub=$!
+    sleep 0.5    # let it subscribe: the broker keeps no messages for later subscribers
+    printf 'hello\nbonjour\nhallo\n' | run "three lines, one message each" \
+        "$BUILD/tools/acto-pub" --server "$addr" greetings
+    wait "$sub"
+    echo "\$ kill -TERM <broker>    # graceful: every client gets 'server shutting down'"
+    kill -TERM "$BROKER_PID"
+    wait "$BROKER_PID" || true
+    BROKER_PID=
 }
 
 demo_trace() {
