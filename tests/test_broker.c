@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protodoc.h"
 #include "testutil.h"
 #include "actors/broker_impl.h"
 #include "net/frame.h"
@@ -425,89 +426,23 @@ static void test_ops(void **state)
 
 /* ---- the document's bad-input examples, against the live broker -------------------------- */
 
-typedef struct block {
-    char attrs[256];
-    uint8_t b[256];
-    size_t n;
-    int line;
-} block_t;
+typedef protodoc_block_t block_t;
 
-static char *slurp(const char *path)
+/* Every ```hex block with bad= (the format test_proto.c checks), as
+ * pointers into pd. */
+static size_t doc_bad_blocks(protodoc_t *pd, const block_t **v, size_t max)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Every ```hex block with bad= (the format test_proto.c checks). */
-static size_t doc_bad_blocks(block_t *v, size_t max)
-{
-    char *doc = slurp(ACTO_PROTOCOL_DOC);
-    if (!doc)
-        fail_msg("cannot read %s", ACTO_PROTOCOL_DOC);
+    protodoc_load(pd, ACTO_PROTOCOL_DOC);
     size_t n = 0;
-    block_t *cur = NULL;
-    int line = 1;
-    for (char *p = doc; *p; line++) {
-        char *eol = strchr(p, '\n');
-        if (!eol)
-            eol = p + strlen(p);
-        if (!cur && strncmp(p, "```hex", 6) == 0) {
-            size_t al = (size_t)(eol - p - 6);
-            if (strstr(p, " bad=") && strstr(p, " bad=") < eol) {
-                assert_true(n < max && al < sizeof v[n].attrs);
-                cur = &v[n++];
-                memset(cur, 0, sizeof *cur);
-                memcpy(cur->attrs, p + 6, al);
-                cur->line = line;
-            }
-        } else if (cur && strncmp(p, "```", 3) == 0) {
-            cur = NULL;
-        } else if (cur) {
-            for (char *s = p; s < eol && *s != '#';) {
-                unsigned x;
-                if (*s == ' ' || *s == '\t' || *s == '\r') {
-                    s++;
-                    continue;
-                }
-                assert_int_equal(sscanf(s, "%2x", &x), 1);
-                assert_true(cur->n < sizeof cur->b);
-                cur->b[cur->n++] = (uint8_t)x;
-                s += 2;
-            }
+    for (size_t i = 0; i < pd->n; i++)
+        if (strstr(pd->v[i].attrs, " bad=")) {
+            assert_true(n < max);
+            v[n++] = &pd->v[i];
         }
-        p = *eol ? eol + 1 : eol;
-    }
-    free(doc);
     return n;
 }
 
-static bool attr(const block_t *b, const char *key, char *buf, size_t cap)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, " %s=", key);
-    const char *s = strstr(b->attrs, pat);
-    if (!s)
-        return false;
-    s += strlen(pat);
-    size_t n = strcspn(s, " \t\r");
-    assert_true(n < cap);
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return true;
-}
+#define attr protodoc_attr
 
 /* The op of the first frame in b (0 if it is not readable as a frame). */
 static uint32_t first_op(const block_t *b)
@@ -525,15 +460,16 @@ static uint32_t first_op(const block_t *b)
 static void test_doc_bad_input(void **state)
 {
     (void)state;
-    static block_t blocks[64];
-    size_t nb = doc_bad_blocks(blocks, 64);
+    protodoc_t pd;
+    const block_t *blocks[64];
+    size_t nb = doc_bad_blocks(&pd, blocks, 64);
     assert_true(nb >= 20);
     srv_t s = { 0 };
     struct { char token[64]; size_t max_payload, max_frame; int port; } cfg[8];
     unsigned ncfg = 0;
     unsigned codes_seen = 0;
     for (size_t i = 0; i < nb; i++) {
-        const block_t *bl = &blocks[i];
+        const block_t *bl = blocks[i];
         char v[64], tok[64] = "";
         assert_true(attr(bl, "bad", v, sizeof v));
         uint32_t want = (uint32_t)atoi(v);
@@ -603,6 +539,7 @@ static void test_doc_bad_input(void **state)
         if (!(codes_seen & (1u << c)))
             fail_msg("no bad-input example for err %u", c);
     srv_stop(&s);
+    protodoc_free(&pd);
 }
 
 /* ---- the connection-state errors: 11, 12, 13, 14 ------------------------------------------ */

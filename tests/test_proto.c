@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protodoc.h"
 #include "testutil.h"
 #include "acto/error.h"
 #include "net/frame.h"
@@ -36,113 +37,23 @@ const char *__asan_default_options(void) { return "allocator_may_return_null=1";
 
 /* ---- the document ---------------------------------------------------------------- */
 
-typedef struct block {
-    char attrs[256];
-    uint8_t *b;
-    size_t n;
-    int line;
-    int used;
-} block_t;
+typedef protodoc_block_t block_t;
 
 static const char *doc_path = ACTO_PROTOCOL_DOC;
+static protodoc_t pd;
 static char *doc;                 /* the whole file, NUL-terminated */
-static block_t blocks[128];
+static block_t *blocks;
 static size_t nblocks;
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* One block's body lines: pairs of hex digits separated by blanks, '#' to
- * the end of the line is commentary.  Anything else fails the test. */
-static void parse_hex_line(block_t *b, const char *s, const char *end, int line)
-{
-    while (s < end && *s != '#') {
-        if (*s == ' ' || *s == '\t' || *s == '\r') {
-            s++;
-            continue;
-        }
-        int hi = hexval(s[0]), lo = s + 1 < end ? hexval(s[1]) : -1;
-        if (hi < 0 || lo < 0 || (s + 2 < end && s[2] != ' ' && s[2] != '\t' && s[2] != '\r'))
-            fail_msg("%s:%d: bad hex '%.*s'", doc_path, line, (int)(end - s), s);
-        b->b = realloc(b->b, b->n + 1);
-        assert_non_null(b->b);
-        b->b[b->n++] = (uint8_t)(hi << 4 | lo);
-        s += 2;
-    }
-}
 
 static void parse_doc(void)
 {
-    doc = read_file(doc_path);
-    if (!doc)
-        fail_msg("cannot read %s", doc_path);
-    const char *p = doc;
-    int line = 1;
-    block_t *cur = NULL;
-    while (*p) {
-        const char *eol = strchr(p, '\n');
-        if (!eol)
-            eol = p + strlen(p);
-        if (!cur && strncmp(p, "```hex", 6) == 0) {
-            assert_true(nblocks < sizeof blocks / sizeof blocks[0]);
-            cur = &blocks[nblocks++];
-            size_t al = (size_t)(eol - p - 6);
-            assert_true(al < sizeof cur->attrs);
-            memcpy(cur->attrs, p + 6, al);
-            cur->attrs[al] = '\0';
-            cur->line = line;
-        } else if (cur && strncmp(p, "```", 3) == 0) {
-            if (cur->n == 0)
-                fail_msg("%s:%d: empty hex block", doc_path, cur->line);
-            cur = NULL;
-        } else if (cur) {
-            parse_hex_line(cur, p, eol, line);
-        }
-        p = *eol ? eol + 1 : eol;
-        line++;
-    }
-    assert_null(cur);
+    protodoc_load(&pd, doc_path);
+    doc = pd.text;
+    blocks = pd.v;
+    nblocks = pd.n;
 }
 
-/* Value of " key=" in attrs (copied into buf), or NULL. */
-static const char *attr(const block_t *b, const char *key, char *buf, size_t cap)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, " %s=", key);
-    const char *s = strstr(b->attrs, pat);
-    if (!s)
-        return NULL;
-    s += strlen(pat);
-    size_t n = strcspn(s, " \t\r");
-    assert_true(n < cap);
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return buf;
-}
+#define attr protodoc_attr
 
 static bool has_word(const block_t *b, const char *w)
 {
@@ -212,9 +123,7 @@ static int setup_doc(void **state)
 static int teardown_doc(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < nblocks; i++)
-        free(blocks[i].b);
-    free(doc);
+    protodoc_free(&pd);
     return 0;
 }
 
