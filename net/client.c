@@ -931,6 +931,33 @@ int acto_client_publish(acto_client_t *c, const char *subject, const char *reply
     return 0;
 }
 
+/* Send op (ping or stats: no body) and pump until the answer that bumps
+ * *count arrives on the same connection; if the connection dropped before
+ * it, ask again on the new one. */
+static int round_trip(acto_client_t *c, uint32_t opcode, const uint64_t *count,
+                      uint64_t deadline)
+{
+    for (;;) {
+        int rc = settle(c, deadline);
+        if (rc)
+            return rc;
+        proto_op_t op = { .op = opcode };
+        if ((rc = out_frame(c, &op)) != 0)
+            return rc;
+        uint64_t want = *count + 1, gen = c->reconnects;
+        rc = flush_out(c, deadline);
+        while (rc == 0 && *count < want && c->fd >= 0) {
+            if (now_ns() >= deadline)
+                return ACTO_ETIMEDOUT;
+            rc = pump(c, deadline);
+        }
+        if (rc && rc != ACTO_EAGAIN)
+            return rc;
+        if (*count >= want && c->reconnects == gen)
+            return 0;
+    }
+}
+
 int acto_client_flush(acto_client_t *c, int timeout_ms)
 {
     if (!c)
@@ -939,26 +966,7 @@ int acto_client_flush(acto_client_t *c, int timeout_ms)
     uint64_t deadline = deadline_of(timeout_ms);
     if (timeout_ms < 0)
         return settle(c, deadline);
-    for (;;) {
-        int rc = settle(c, deadline);
-        if (rc)
-            return rc;
-        proto_op_t ping = { .op = PROTO_PING };
-        if ((rc = out_frame(c, &ping)) != 0)
-            return rc;
-        uint64_t want = c->pongs + 1, gen = c->reconnects;
-        rc = flush_out(c, deadline);
-        while (rc == 0 && c->pongs < want && c->fd >= 0) {
-            if (now_ns() >= deadline)
-                return ACTO_ETIMEDOUT;
-            rc = pump(c, deadline);
-        }
-        if (rc && rc != ACTO_EAGAIN)
-            return rc;
-        if (c->pongs >= want && c->reconnects == gen)
-            return 0;
-        /* dropped before the pong: ping again on the new connection */
-    }
+    return round_trip(c, PROTO_PING, &c->pongs, deadline);
 }
 
 int acto_client_stats(acto_client_t *c, acto_client_stats_t *out, int timeout_ms)
@@ -966,32 +974,13 @@ int acto_client_stats(acto_client_t *c, acto_client_stats_t *out, int timeout_ms
     if (!c || !out)
         return ACTO_EINVAL;
     release_cur(c);
-    uint64_t deadline = deadline_of(timeout_ms);
-    for (;;) {
-        int rc = settle(c, deadline);
-        if (rc)
-            return rc;
-        proto_op_t op = { .op = PROTO_STATS };
-        if ((rc = out_frame(c, &op)) != 0)
-            return rc;
-        uint64_t want = c->stats_got + 1, gen = c->reconnects;
-        rc = flush_out(c, deadline);
-        while (rc == 0 && c->stats_got < want && c->fd >= 0) {
-            if (now_ns() >= deadline)
-                return ACTO_ETIMEDOUT;
-            rc = pump(c, deadline);
-        }
-        if (rc && rc != ACTO_EAGAIN)
-            return rc;
-        if (c->stats_got >= want && c->reconnects == gen) {
-            const proto_stats_t *s = &c->stats;
-            *out = (acto_client_stats_t){ s->connections, s->subscriptions, s->msgs_in,
-                                          s->msgs_out, s->bytes_in, s->bytes_out,
-                                          s->slow_consumers, s->drops };
-            return 0;
-        }
-        /* dropped before the answer: ask the new connection */
-    }
+    int rc = round_trip(c, PROTO_STATS, &c->stats_got, deadline_of(timeout_ms));
+    if (rc)
+        return rc;
+    const proto_stats_t *s = &c->stats;
+    *out = (acto_client_stats_t){ s->connections, s->subscriptions, s->msgs_in, s->msgs_out,
+                                  s->bytes_in, s->bytes_out, s->slow_consumers, s->drops };
+    return 0;
 }
 
 int acto_client_ping(acto_client_t *c, int timeout_ms)
