@@ -22,10 +22,13 @@
  *    limits; hello, ping, stats are answered here.
  *
  * Deliveries come from the shards as CHAN_WIRE_BATCH: complete msg frames.
- * The connection walks them (wire_msg_frame) to count msgs/bytes out and
- * deliveries per sid (unsub max N: it removes the subscription when the
- * N-th goes out and discards anything after), checks the outbound bound
- * (B2 in broker_impl.h) and writes what it keeps in one socket write.
+ * A batch for one live subscription without a max that fits the outbound
+ * bound (B2 in broker_impl.h) - the common case - is written whole and
+ * counted from its header.  Any other is walked (wire_msg_frame) to count
+ * msgs/bytes out and deliveries per sid (unsub max N: it removes the
+ * subscription when the N-th goes out and discards anything after),
+ * checking the bound per frame, and what it keeps goes in one socket
+ * write.
  *
  * State is small and buffers are lazy: an idle subscriber holds this
  * state, its subscription table and patterns; `in` exists only while a
@@ -56,6 +59,7 @@ typedef struct bk_conn {
     acto_pid_t sock;
     uint64_t written, sent;     /* B2 */
     uint64_t inflight;          /* B3: CHAN_PUB_FLOW bytes not yet acknowledged */
+    uint64_t drained;           /* B4: input discarded since close */
     uint8_t *in;                /* a frame split across reads */
     size_t in_len, in_cap;
     bk_sub_t *subs;             /* open addressing by sid */
@@ -65,7 +69,7 @@ typedef struct bk_conn {
     proto_session_t sess;
     uint8_t pings_out;
     bool counted;               /* in the connections counter */
-    bool closing;               /* close asked: input is ignored */
+    bool closing;               /* close asked: input is discarded (B4) */
     bool slow;                  /* in a slow-consumer episode (drop policy) */
     bool chan_used;             /* a sub went to the shards: drop at exit */
     bool paused;                /* B3: reading paused (the last command sent) */
@@ -213,7 +217,8 @@ static void conn_err(acto_ctx_t *ctx, bk_conn_t *c, int code, uint32_t op, bool 
         conn_close(ctx, c);
 }
 
-/* Close once what is queued is sent, or after linger_ns (timer). */
+/* Close (B4): a FIN once what is queued is sent, then read on until the
+ * client ends too; the socket is killed after linger_ns (timer). */
 static void conn_close(acto_ctx_t *ctx, bk_conn_t *c)
 {
     if (c->closing)
@@ -227,40 +232,23 @@ static void conn_close(acto_ctx_t *ctx, bk_conn_t *c)
         acto_exit(ctx, ACTO_EXIT_NORMAL);
         return;
     }
-    (void)acto_sock_close(ctx, c->sock);
+    (void)acto_sock_shutdown(ctx, c->sock);
+    if (c->paused && acto_sock_resume_read(ctx, c->sock) == 0)
+        c->paused = false;             /* read to the end, whatever B3 said */
     if (acto_timer_start(ctx, c->b->linger_ns, 0, TM_LINGER, &c->linger_timer) != 0)
         (void)acto_kill(ctx, c->sock, ACTO_EXIT_KILLED);
 }
 
-/* ---- deliveries (from the shards) ------------------------------------------------------- */
-
-/* Body [n uint, frames bin] of CHAN_WIRE_BATCH: the frames. */
-static bool batch_frames(const uint8_t *p, size_t n, const uint8_t **f, size_t *flen)
+/* B4: input after close is dropped; past the bound, stop waiting for the
+ * client's end (the kernel may then reset the connection). */
+static void conn_drain(acto_ctx_t *ctx, bk_conn_t *c, size_t n)
 {
-    if (n < 3 || p[0] != 0x92)
-        return false;
-    size_t i = 1;
-    if (p[i] <= 0x7f)
-        i += 1;
-    else if (p[i] >= 0xcc && p[i] <= 0xcf)
-        i += 1 + (1u << (p[i] - 0xcc));
-    else
-        return false;
-    if (i >= n || p[i] < 0xc4 || p[i] > 0xc6)
-        return false;
-    unsigned k = p[i] == 0xc4 ? 1 : p[i] == 0xc5 ? 2 : 4;
-    if (n - i - 1 < k)
-        return false;
-    size_t len = 0;
-    for (unsigned j = 0; j < k; j++)
-        len = len << 8 | p[i + 1 + j];
-    i += 1 + k;
-    if (n - i != len)
-        return false;
-    *f = p + i;
-    *flen = len;
-    return true;
+    uint64_t max = (uint64_t)c->b->max_frame + BRK_DRAIN_MAX;
+    if (c->drained <= max && (c->drained += n) > max)
+        (void)acto_sock_close(ctx, c->sock);
 }
+
+/* ---- deliveries (from the shards) ------------------------------------------------------- */
 
 /* Write the frames f[0..len) that are kept: every one whose subscription
  * is live and under its max, while the bound holds (B2). */
@@ -329,6 +317,28 @@ static void conn_deliver(acto_ctx_t *ctx, bk_conn_t *c, const uint8_t *f, size_t
     bk_add(&b->st.msgs_out, msgs);
     bk_add(&b->st.bytes_out, bytes);
     bk_add(&b->st.drops, drops);
+}
+
+/* A batch from a shard.  The common one - every frame for one live
+ * subscription without a max, all within the bound - goes out whole,
+ * counted from its header (chan.h): the walk would keep every frame and
+ * find the same counts.  Anything else is walked frame by frame. */
+static void conn_deliver_batch(acto_ctx_t *ctx, bk_conn_t *c, const chan_wb_t *wb)
+{
+    if (c->closing || !c->sock)
+        return;
+    acto_broker_t *b = c->b;
+    uint64_t pend = pending(c);
+    bk_sub_t *s;
+    if (wb->one_sid && pend < b->max_pending && wb->len <= b->max_pending - pend &&
+        (s = sub_find(c, wb->sid)) != NULL && !s->max) {
+        conn_write(ctx, c, wb->frames, wb->len);
+        s->delivered += wb->n;
+        bk_add(&b->st.msgs_out, wb->n);
+        bk_add(&b->st.bytes_out, wb->bytes);
+        return;
+    }
+    conn_deliver(ctx, c, wb->frames, wb->len);
 }
 
 /* ---- inbound: ops ---------------------------------------------------------------------- */
@@ -748,10 +758,10 @@ static int conn_receive(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
         conn_connected(ctx, c, from);
     switch (type) {
     case CHAN_WIRE_BATCH: {
-        const uint8_t *f;
+        chan_wb_t wb;
         p = acto_msg_data(msg, &n);
-        if (batch_frames(p, n, &f, &n))
-            conn_deliver(ctx, c, f, n);
+        if (chan_wb_parse(p, n, &wb))
+            conn_deliver_batch(ctx, c, &wb);
         break;
     }
     case CHAN_WIRE_ONE: {
@@ -765,7 +775,11 @@ static int conn_receive(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
             flow_done(ctx, c, v);
         break;
     case ACTO_MSG_NET_DATA:
-        if (from == c->sock && !c->closing && acto_msg_bin(msg, &p, &n) == 0)
+        if (from != c->sock || acto_msg_bin(msg, &p, &n) != 0)
+            break;
+        if (c->closing)
+            conn_drain(ctx, c, n);
+        else
             conn_data(ctx, c, p, n);
         break;
     case ACTO_MSG_NET_SENT:

@@ -37,6 +37,15 @@
  *    is slowed by TCP, not by broker memory.  Nothing is dropped or
  *    reordered: a pause only delays reading, and every request still goes
  *    through the shard's FIFO mailbox.
+ * B4 Closing (a fatal err, a slow consumer, shutdown, the client's end of
+ *    stream) never closes a socket whose peer may still be sending: unread
+ *    bytes make the kernel answer with a reset, which can destroy the err
+ *    frame before the client reads it.  The connection shuts its sending
+ *    side down (a FIN once what is queued is sent) and reads on, discarding
+ *    everything, until the client closes its side too (the socket then
+ *    closes itself).  Bounded: after BRK_DRAIN_MAX bytes past max_frame it
+ *    closes anyway, and after linger_ns its socket is killed; the bytes
+ *    are dropped as they come, so memory is not at stake.
  */
 #ifndef ACTO_ACTORS_BROKER_IMPL_H
 #define ACTO_ACTORS_BROKER_IMPL_H
@@ -61,6 +70,11 @@
 #define BRK_CTRL_SLACK (64u * 1024u)
 /* Room for one err frame past everything else (B2). */
 #define BRK_ERR_ROOM 1024u
+
+/* B4: a closing connection discards at most max_frame + this much input
+ * (the rest of an oversize frame plus what a pipelining client had sent
+ * after it). */
+#define BRK_DRAIN_MAX (4u * 1024u * 1024u)
 
 /* B3: pause reading above HIGH bytes unacknowledged, resume at LOW. */
 #ifndef BRK_INFLIGHT_HIGH

@@ -263,8 +263,13 @@ typedef struct chan_owner {
     uint64_t mon_ref;
     acto_msg_t *wb;                /* S4: CHAN_WIRE_BATCH being built */
     uint32_t wn;                   /* frames in wb */
+    uint32_t wbytes;               /* their payload bytes */
+    uint32_t wsid;                 /* the sid of the first */
+    bool wmixed;                   /* a later one has another sid */
     bool touched;                  /* on the touched list (S4) */
     bool gone;                     /* a send found it dead: drop after the request */
+    const char *tsubj;             /* tracing: wb's subject (in the request), */
+    size_t tslen;                  /* its length; 0 once two frames differ */
     struct chan_owner *tnext;      /* touched list */
 } chan_owner_t;
 
@@ -288,9 +293,9 @@ typedef struct shard {
     uint64_t lost;                 /* deliveries lost to ENOMEM */
 } shard_t;
 
-/* CHAN_WIRE_BATCH body header, fixed width so it is written last:
- * 0x92, uint32 n (0xce + 4), bin32 length (0xc6 + 4). */
-#define WB_HDR 11u
+/* CHAN_WIRE_BATCH body header: fixed width (chan.h), so it is written
+ * last, once the counts are known. */
+#define WB_HDR CHAN_WB_HDR
 
 static acto_pid_t self_pid(const acto_ctx_t *ctx) { return acto_self(ctx); }
 
@@ -453,11 +458,27 @@ static void owner_gone(shard_t *s, chan_owner_t *o)
     touch(s, o);
 }
 
+/* A delivery's send; with tracing on, followed by its DELIVER (subject,
+ * receiver) when the send was recorded (not when the message ran out of
+ * memory): the reader ties a DELIVER to the track's latest send. */
+static int send_delivery(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m,
+                         const char *subject, size_t slen)
+{
+    trace_ctx_t *tc = ctx->tr;
+    if (ACTO_LIKELY(!tc))
+        return msg_send_from(ctx, from, to, m);
+    uint64_t seq = tc->seq;
+    int rc = msg_send_from(ctx, from, to, m);
+    if (tc->seq != seq)
+        trace_deliver(ctx, subject, slen, to);
+    return rc;
+}
+
 /* LOCAL: one shared body per publish ([subject, reply, payload] = 0x93 and
  * the triple), one small header per subscriber.  The blob was made with
  * one reference per local delivery (B1); each message takes one. */
 static void deliver_local(acto_ctx_t *ctx, shard_t *s, const chan_rec_t *r, acto_pid_t from,
-                          msg_blob_t *blob)
+                          msg_blob_t *blob, const chan_pubv_t *pv)
 {
     acto_msg_t *m = blob ? msg_alloc_shared(ctx, r->deliver_type, blob) : NULL;
     if (!m) {
@@ -467,7 +488,7 @@ static void deliver_local(acto_ctx_t *ctx, shard_t *s, const chan_rec_t *r, acto
         return;
     }
     /* A dead subscriber's DOWN is on its way and drops it (S3). */
-    msg_send_from(ctx, from, r->own->pid, m);
+    send_delivery(ctx, from, r->own->pid, m, pv->subject, pv->slen);
 }
 
 static msg_blob_t *local_body(acto_ctx_t *ctx, const chan_pubv_t *pv, uint32_t nlocal)
@@ -496,11 +517,23 @@ static void deliver_one(acto_ctx_t *ctx, shard_t *s, const chan_rec_t *r, const 
     msgpack_pack_bin(&pk, flen);
     acto_msg_write(m, r->head, r->hlen);
     acto_msg_write(m, pv->tail, pv->tail_len);
-    int rc = msg_send_from(ctx, self_pid(ctx), r->own->pid, m);
+    int rc = send_delivery(ctx, self_pid(ctx), r->own->pid, m, pv->subject, pv->slen);
     if (rc == ACTO_ENOACTOR)
         owner_gone(s, r->own);     /* died without CHAN_DROP */
     else if (rc)
         s->lost++;
+}
+
+/* Tracing: the subject of o's batch for its one DELIVER, or none (empty)
+ * once it holds two subjects. */
+static void wb_subject(chan_owner_t *o, const chan_pubv_t *pv)
+{
+    if (o->wn == 1) {
+        o->tsubj = pv->subject;
+        o->tslen = pv->slen;
+    } else if (o->tslen != pv->slen || memcmp(o->tsubj, pv->subject, pv->slen) != 0) {
+        o->tslen = 0;
+    }
 }
 
 /* WIRE: append the msg frame (head + the publish's own bytes) to the
@@ -515,12 +548,19 @@ static void deliver_wire(acto_ctx_t *ctx, shard_t *s, const chan_rec_t *r, const
         }
         o->wb->size = WB_HDR;      /* filled in by wire_flush */
         o->wn = 0;
+        o->wbytes = 0;
+        o->wsid = r->sid;
+        o->wmixed = false;
         touch(s, o);
     }
     /* On ENOMEM the message is flagged and its send fails: counted there. */
     acto_msg_write(o->wb, r->head, r->hlen);
     acto_msg_write(o->wb, pv->tail, pv->tail_len);
     o->wn++;
+    o->wbytes += (uint32_t)pv->len;    /* < the frames' length, a bin32 */
+    o->wmixed |= r->sid != o->wsid;
+    if (ACTO_UNLIKELY(ctx->tr))
+        wb_subject(o, pv);
 }
 
 /* End of a publish request (S4): send each touched owner its batch, then
@@ -536,12 +576,18 @@ static void wire_flush(acto_ctx_t *ctx, shard_t *s)
         o->wb = NULL;
         o->touched = false;
         if (m) {
-            m->body[0] = 0x92;
-            m->body[1] = 0xce;
-            wr_be32(m->body + 2, o->wn);
-            m->body[6] = 0xc6;
-            wr_be32(m->body + 7, m->size - WB_HDR);
-            int rc = msg_send_from(ctx, self_pid(ctx), o->pid, m);
+            uint8_t *h = m->body;
+            h[0] = 0x95;
+            h[1] = 0xce;
+            wr_be32(h + 2, o->wn);
+            h[6] = 0xce;
+            wr_be32(h + 7, o->wbytes);
+            h[11] = o->wmixed ? 0xc2 : 0xc3;
+            h[12] = 0xce;
+            wr_be32(h + 13, o->wmixed ? 0 : o->wsid);
+            h[17] = 0xc6;
+            wr_be32(h + 18, (uint32_t)(m->size - WB_HDR));
+            int rc = send_delivery(ctx, self_pid(ctx), o->pid, m, o->tsubj, o->tslen);
             if (rc == ACTO_ENOACTOR)
                 o->gone = true;
             else if (rc)
@@ -604,15 +650,20 @@ static void publish(acto_ctx_t *ctx, shard_t *s, const chan_pubv_t *pv, acto_pid
     /* One body for every local delivery, with all their references taken
      * at once (B1): no atomic operation per delivery on this side. */
     msg_blob_t *blob = lm->nlocal ? local_body(ctx, pv, lm->nlocal) : NULL;
+    uint64_t lost = s->lost;
     for (size_t i = 0; i < res.n; i++) {
         const chan_rec_t *r = res.v[i].ptr;
         if (r->kind == CHAN_LOCAL)
-            deliver_local(ctx, s, r, from, blob);
+            deliver_local(ctx, s, r, from, blob, pv);
         else if (r->max)
             deliver_one(ctx, s, r, pv);
         else
             deliver_wire(ctx, s, r, pv);
     }
+    /* Deliveries made: the matches not lost to memory here (a wire
+     * batch's own send comes later, at wire_flush). */
+    if (ACTO_UNLIKELY(ctx->tr))
+        trace_publish(ctx, pv->subject, pv->slen, (uint32_t)(res.n - (s->lost - lost)));
 }
 
 /* CHAN_PUB: [subject, reply, payload]. */

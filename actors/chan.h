@@ -57,10 +57,14 @@
  *               [subject str, reply str|nil, payload bin], one refcounted
  *               buffer shared by every local delivery of that publish.
  *   CHAN_WIRE_BATCH (type CHAN_WIRE_BATCH, to a CHAN_WIRE owner): body =
- *               [n uint, frames bin]: n complete msg frames (protocol
- *               section 4.9) ready to write to the connection, in
- *               publish order.  One per owner per incoming pub or pub
- *               batch that matched it.
+ *               [n uint, bytes uint, one bool, sid uint, frames bin]: n
+ *               complete msg frames (protocol section 4.9) ready to write
+ *               to the connection, in publish order; bytes = the sum of
+ *               their payload lengths; one = every frame is for
+ *               subscription sid (false: several sids, and sid is 0).
+ *               So the connection can count and check a batch without
+ *               walking its frames (chan_wb_parse).  One per owner per
+ *               incoming pub or pub batch that matched it.
  *   CHAN_WIRE_ONE [sid u32, frame bin] to a CHAN_WIRE owner: one msg
  *               frame for a subscription with max > 0 (see CHAN_SUB).
  *   CHAN_SUB_FAILED [sid u32, code int] to the owner.
@@ -68,6 +72,7 @@
 #ifndef ACTO_ACTORS_CHAN_H
 #define ACTO_ACTORS_CHAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "acto/actor.h"
@@ -126,9 +131,10 @@ int chan_pub_batch(acto_ctx_t *ctx, const chan_bus_t *bus, unsigned i, const voi
 /* ---- added by the chan implementation (additive) ------------------------- */
 
 /* Details the text above leaves open, as implemented (actors/chan.c):
- *  - CHAN_WIRE_BATCH's header has a fixed width, written after its frames:
- *    0x92, 0xce + u32 n, 0xc6 + u32 length (11 bytes; valid msgpack), so
- *    the frames are body[11 .. size).  CHAN_WIRE_ONE uses shortest forms.
+ *  - CHAN_WIRE_BATCH's header has a fixed width (CHAN_WB_HDR), written
+ *    after its frames: 0x95, 0xce + u32 n, 0xce + u32 bytes, 0xc2/0xc3,
+ *    0xce + u32 sid, 0xc6 + u32 length (22 bytes; valid msgpack), so the
+ *    frames are body[22 .. size).  CHAN_WIRE_ONE uses shortest forms.
  *  - Senders: CHAN_WIRE_* and CHAN_SUB_FAILED come from the shard; a LOCAL
  *    delivery's sender is the actor that sent the CHAN_PUB / batch (the
  *    publisher, or a broker connection).
@@ -141,6 +147,39 @@ int chan_pub_batch(acto_ctx_t *ctx, const chan_bus_t *bus, unsigned i, const voi
  *  - Within one CHAN_PUB_BATCH, consecutive publishes on one subject reuse
  *    the first one's match (not when a queue group is in it: a group
  *    chooses per message). */
+
+/* A CHAN_WIRE_BATCH body, read from its fixed-width header. */
+#define CHAN_WB_HDR 22u
+typedef struct chan_wb {
+    uint32_t n;                 /* frames */
+    uint32_t bytes;             /* their payload bytes */
+    bool one_sid;               /* every frame is for sid */
+    uint32_t sid;
+    const uint8_t *frames;
+    size_t len;
+} chan_wb_t;
+
+static inline uint32_t chan_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Read body[0..size) as the header above: false if it is not one. */
+static inline bool chan_wb_parse(const void *body, size_t size, chan_wb_t *out)
+{
+    const uint8_t *p = body;
+    if (size < CHAN_WB_HDR || p[0] != 0x95 || p[1] != 0xce || p[6] != 0xce ||
+        (p[11] != 0xc2 && p[11] != 0xc3) || p[12] != 0xce || p[17] != 0xc6 ||
+        chan_be32(p + 18) != size - CHAN_WB_HDR)
+        return false;
+    out->n = chan_be32(p + 2);
+    out->bytes = chan_be32(p + 7);
+    out->one_sid = p[11] == 0xc3;
+    out->sid = chan_be32(p + 13);
+    out->frames = p + CHAN_WB_HDR;
+    out->len = size - CHAN_WB_HDR;
+    return true;
+}
 
 /* Remove subscription (owner, sid) from every shard: for callers that did
  * not keep the pattern (acto_unsubscribe).  Shards without it ignore it. */

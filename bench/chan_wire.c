@@ -108,8 +108,10 @@ static int conn_receive(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
         return ACTO_EINVAL;
     size_t len;
     const uint8_t *body = acto_msg_data(msg, &len);
-    uint32_t n = (uint32_t)body[2] << 24 | (uint32_t)body[3] << 16 | (uint32_t)body[4] << 8 | body[5];
-    check_frames(c, body + 11, len - 11, n);
+    chan_wb_t wb;
+    if (!chan_wb_parse(body, len, &wb))
+        bench_fail("chan_wire: a CHAN_WIRE_BATCH without its header");
+    check_frames(c, wb.frames, wb.len, wb.n);
     c->got++;
     if (c->sent < c->batches)
         return send_batch(ctx, c);

@@ -330,6 +330,38 @@ void trace_timer_fire(acto_ctx_t *ctx, uint64_t timer, acto_pid_t pid)
     w[2] = pid;
 }
 
+/* A pub/sub unit: kind, its length in words, the subject's length and hi
+ * (bits 32..63) in w[0], then `head` words for the caller, then the subject
+ * zero-padded to whole words.  At most 2 + 128 words: the length byte holds it. */
+static uint64_t *subject_unit(trace_ctx_t *tc, uint32_t kind, uint32_t hi, unsigned head,
+                              const char *subject, size_t len)
+{
+    if (len > TRACE_SUBJECT_MAX)
+        len = TRACE_SUBJECT_MAX;
+    unsigned sw = (unsigned)((len + 7) / 8), n = 1 + head + sw;
+    uint64_t *w = trace_words(tc, n);
+    w[0] = (uint64_t)hi << 32 | (uint64_t)len << 16 | (uint64_t)n << 8 | kind;
+    if (sw) {
+        w[n - 1] = 0;                 /* zero the last word's padding */
+        memcpy(w + 1 + head, subject, len);
+    }
+    return w;
+}
+
+/* No clock read: the reader stamps it with the receive's begin, like a
+ * short send, and takes the publishing message's id from the receive. */
+void trace_publish(acto_ctx_t *ctx, const char *subject, size_t len, uint32_t deliveries)
+{
+    if (ctx->tr->self)                /* always, from a shard's receive */
+        subject_unit(ctx->tr, ACTO_TRACE_U_PUBLISH, deliveries, 0, subject, len);
+}
+
+/* The reader stamps it with the time of the send it follows. */
+void trace_deliver(acto_ctx_t *ctx, const char *subject, size_t len, acto_pid_t pid)
+{
+    subject_unit(ctx->tr, ACTO_TRACE_U_DELIVER, 0, 1, subject, len)[1] = pid;
+}
+
 /* ---- the writer thread ---------------------------------------------------------- */
 
 static inline void pack_str(msgpack_packer *pk, const char *s, size_t n)

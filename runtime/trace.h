@@ -39,6 +39,7 @@
 #define ACTO_TRACE_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "acto/pid.h"
 #include "acto/trace.h"
@@ -84,5 +85,13 @@ void trace_io_submit(struct acto_ctx *ctx, uint32_t op, int fd, uint64_t req, ac
 void trace_io_complete(struct acto_ctx *ctx, uint32_t op, int fd, uint64_t req, int64_t result,
                        acto_pid_t pid);
 void trace_timer_fire(struct acto_ctx *ctx, uint64_t timer, acto_pid_t pid);
+/* For pub/sub (actors/chan.c).  publish: inside the receive of the message
+ * that carried the publish (the reader names that message), after its
+ * deliveries; nothing outside a receive.  deliver: right after the send of
+ * the delivery was recorded on this context (the reader takes its id from
+ * the track's latest send).  Subjects past TRACE_SUBJECT_MAX bytes are cut. */
+#define TRACE_SUBJECT_MAX 1024u
+void trace_publish(struct acto_ctx *ctx, const char *subject, size_t len, uint32_t deliveries);
+void trace_deliver(struct acto_ctx *ctx, const char *subject, size_t len, acto_pid_t pid);
 
 #endif

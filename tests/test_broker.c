@@ -129,6 +129,7 @@ static void srv_stop(srv_t *s)
 
 typedef struct cl {
     int fd;
+    bool reset;                 /* the stream ended with a reset, not a FIN */
     frame_dec_t d;
 } cl_t;
 
@@ -137,6 +138,7 @@ typedef struct cl {
 static void cl_open_buf(cl_t *c, int port, int rcvbuf)
 {
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->reset = false;
     assert_true(c->fd >= 0);
     if (rcvbuf > 0)
         setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -225,8 +227,10 @@ static int cl_next(cl_t *c, proto_op_t *o)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            if (errno == ECONNRESET)
+            if (errno == ECONNRESET) {
+                c->reset = true;
                 return 0;
+            }
             print_error("recv: %s\n", strerror(errno));
             return -1;
         }
@@ -258,12 +262,16 @@ static void cl_expect_err(cl_t *c, uint32_t code, uint32_t op)
     assert_int_equal(o.u.err.op, op);
 }
 
+/* The broker ends the stream with a FIN, never a reset (B4 in
+ * actors/broker_impl.h). */
 static void cl_expect_eof(cl_t *c)
 {
     proto_op_t o;
     int r = cl_next(c, &o);
     if (r != 0)
         fail_msg("expected end of stream, got %s", r < 0 ? "a timeout" : proto_op_name(o.op));
+    if (c->reset)
+        fail_msg("expected end of stream, got a reset");
 }
 
 /* A round trip: every frame sent before has been handled. */
@@ -424,6 +432,59 @@ static void test_ops(void **state)
     srv_stop(&s);
 }
 
+/* unsub max N counts the messages delivered before it, also those that
+ * went out in whole batches for one subscription (counted from the batch
+ * header, not frame by frame) and those of a batch with several sids. */
+static void test_unsub_max_counts_batches(void **state)
+{
+    (void)state;
+    srv_t s = { 0 };
+    int port = srv_default(&s, NULL);
+    cl_t sub, pub;
+    cl_open(&sub, port);
+    cl_open(&pub, port);
+    cl_sub(&sub, 3, "solo", NULL);
+    cl_sub(&sub, 4, "pair.>", NULL);
+    cl_sub(&sub, 5, "pair.x", NULL);
+    /* 4 publishes on each in one write: batches of one sid (3) and of two (4, 5) */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    for (uint64_t i = 0; i < 4; i++) {
+        pack_pub_seq(&sb, "solo", i, 0);
+        pack_pub_seq(&sb, "pair.x", i, 0);
+    }
+    cl_raw(&pub, sb.data, sb.size);
+    proto_op_t o;
+    unsigned got[8] = { 0 };
+    for (int i = 0; i < 12; i++) {
+        cl_expect(&sub, PROTO_MSG, &o);
+        assert_true(o.u.msg.sid >= 3 && o.u.msg.sid <= 5);
+        assert_int_equal(msg_seq(&o), got[o.u.msg.sid]++);
+    }
+    /* 6 in total: 2 more each */
+    for (uint32_t sid = 3; sid <= 5; sid++) {
+        cl_op(&sub, (proto_op_t){ .op = PROTO_UNSUB, .u.unsub = { sid, 6 } });
+        cl_expect(&sub, PROTO_OK, &o);
+    }
+    /* sentinels: a shard sends in publish order, so once these have the
+     * last publish, everything for sids 3-5 has come */
+    cl_sub(&sub, 6, "solo", NULL);
+    cl_sub(&sub, 7, "pair.x", NULL);
+    cl_raw(&pub, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    while (got[6] < 4 || got[7] < 4) {
+        cl_expect(&sub, PROTO_MSG, &o);
+        assert_true(o.u.msg.sid >= 3 && o.u.msg.sid <= 7);
+        uint32_t k = o.u.msg.sid;
+        assert_int_equal(msg_seq(&o), k >= 6 ? got[k]++ : got[k]++ - 4);
+    }
+    for (uint32_t sid = 3; sid <= 5; sid++)
+        assert_int_equal(got[sid], 6);
+    cl_close(&sub);
+    cl_close(&pub);
+    srv_stop(&s);
+}
+
 /* ---- the document's bad-input examples, against the live broker -------------------------- */
 
 typedef protodoc_block_t block_t;
@@ -540,6 +601,66 @@ static void test_doc_bad_input(void **state)
             fail_msg("no bad-input example for err %u", c);
     srv_stop(&s);
     protodoc_free(&pd);
+}
+
+/* ---- a fatal err reaches a client that is still sending ------------------------------------ */
+
+/* The client writes all of bad[0..n) before reading, as a pipelining
+ * client does; the broker must answer err `code` and then end the stream
+ * with a FIN.  Closing with the client's bytes unread makes the kernel
+ * send a reset instead: a client still writing then fails in send before
+ * it reads the err, and one that reads gets "connection reset" where the
+ * stream should end. */
+static void expect_fatal_clean(int port, const void *bad, size_t n, uint32_t code)
+{
+    cl_t c;
+    cl_open(&c, port);
+    cl_raw(&c, bad, n);
+    proto_op_t o;
+    int r = cl_next(&c, &o);
+    if (r != 1)
+        fail_msg("expected err %u, got %s", code,
+                 r < 0 ? "a timeout" : c.reset ? "a reset" : "end of stream");
+    assert_int_equal(o.op, PROTO_ERR);
+    assert_int_equal(o.u.err.code, code);
+    assert_int_equal(o.u.err.op, 0);
+    cl_expect_eof(&c);
+    cl_close(&c);
+}
+
+static void test_fatal_err_clean_close(void **state)
+{
+    (void)state;
+    srv_t s = { 0 };
+    acto_broker_t *b;
+    int port = srv_default(&s, &b);
+    cl_t good;
+    cl_open(&good, port);
+    cl_barrier(&good);
+    /* a pub 64 KiB over max frame: err 2 on its header, the rest unread */
+    char *payload = calloc(1, b->max_frame + 65536);
+    assert_non_null(payload);
+    proto_op_t p = { .op = PROTO_PUB };
+    p.u.pub.subject = STR("big");
+    p.u.pub.payload = payload;
+    p.u.pub.len = b->max_frame + 65536;
+    msgpack_sbuffer big;
+    msgpack_sbuffer_init(&big);
+    assert_true(pack_op(&big, &p) > b->max_frame + 65536);
+    /* malformed bytes (0xc1 is never used by MessagePack), then 2 MiB more
+     * garbage: more than the broker reads ahead before it handles the err,
+     * so on both backends bytes are still unread when it stops */
+    static uint8_t junk[1 + (2u << 20)];
+    memset(junk, 0xc1, sizeof junk);
+    for (int i = 0; i < 4; i++) {
+        expect_fatal_clean(port, big.data, big.size, PROTO_ETOOBIG);
+        expect_fatal_clean(port, junk, sizeof junk, PROTO_EMALFORMED);
+    }
+    msgpack_sbuffer_destroy(&big);
+    free(payload);
+    cl_barrier(&good);                 /* the others never noticed */
+    cl_close(&good);
+    srv_stop(&s);
 }
 
 /* ---- the connection-state errors: 11, 12, 13, 14 ------------------------------------------ */
@@ -1348,7 +1469,9 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops),
+        cmocka_unit_test(test_unsub_max_counts_batches),
         cmocka_unit_test(test_doc_bad_input),
+        cmocka_unit_test(test_fatal_err_clean_close),
         cmocka_unit_test(test_state_errors),
         cmocka_unit_test(test_stale),
         cmocka_unit_test(test_auth),

@@ -668,6 +668,9 @@ static void test_shared_body_rules(void **st)
 typedef struct wire_st {
     chan_bus_t *bus;
     int batches, ones, frames, bad;
+    int one_sid;                /* batches whose header says "one sid" */
+    uint64_t last_bytes;        /* wire_frame: payload bytes it saw */
+    unsigned last_sids;         /* wire_frame: bit sid-7 per sid it saw */
     /* per sid 7, 8, 9: payloads received in order */
     char pay[3][4 * WN + 8][16];
     char reply[3][4 * WN + 8][16];
@@ -709,6 +712,8 @@ static void wire_frame(wire_st_t *w, const void *bytes, size_t len, int want_sid
     CHECK(frame_dec_feed(&d, bytes, len) == 0);
     frame_t f;
     int rc;
+    w->last_bytes = 0;
+    w->last_sids = 0;
     while ((rc = frame_dec_next(&d, &f)) == 1) {
         proto_op_t op;
         CHECK(f.type == PROTO_MSG);
@@ -724,6 +729,8 @@ static void wire_frame(wire_st_t *w, const void *bytes, size_t len, int want_sid
             continue;
         }
         int k = (int)sid - 7, i = w->n[k]++;
+        w->last_bytes += op.u.msg.len;
+        w->last_sids |= 1u << k;
         if (i < 4 * WN + 8) {
             cstr(w->pay[k][i], 16, op.u.msg.payload, op.u.msg.len);
             cstr(w->reply[k][i], 16, op.u.msg.reply.p ? op.u.msg.reply.p : "-",
@@ -770,9 +777,19 @@ static int wire_recv(acto_ctx_t *ctx, const acto_msg_t *msg, void *arg)
         break;
     case CHAN_WIRE_BATCH: {
         int nf = 0;
-        CHECK(acto_msg_scan(ctx, msg, "[uy]", &a, &bytes, &len) == 0);
-        wire_frame(w, bytes, len, -1, &nf);
+        uint64_t paybytes, sid;
+        bool one;
+        CHECK(acto_msg_scan(ctx, msg, "[uubuy]", &a, &paybytes, &one, &sid, &bytes, &len) == 0);
+        chan_wb_t wb = { 0 };          /* the fixed-width reading agrees */
+        const void *body = acto_msg_data(msg, &len);
+        CHECK(chan_wb_parse(body, len, &wb) && wb.n == a && wb.len == len - CHAN_WB_HDR);
+        wire_frame(w, wb.frames, wb.len, -1, &nf);
         CHECK((uint64_t)nf == a);
+        CHECK(paybytes == w->last_bytes);
+        /* one sid: exactly that one was seen; several: sid is 0 */
+        CHECK(one ? sid >= 7 && sid <= 9 && w->last_sids == 1u << (sid - 7)
+                  : (w->last_sids & (w->last_sids - 1)) && !sid);
+        w->one_sid += one;
         w->batches++;
         w->frames += nf;
         break;
@@ -834,6 +851,7 @@ static void test_wire_path(void **st)
     assert_string_equal(w.reply[0][2 * WN], "r.y");
     /* one CHAN_WIRE_BATCH per request that matched: b1, b2, single, x */
     assert_int_equal(w.batches, 4);
+    assert_int_equal(w.one_sid, 3);    /* all but b1 (sids 7 and 8) */
     assert_int_equal(w.frames, 2 * WN + WN + 1 + 2);
     assert_int_equal(w.ones, 2 * WN + 3);
     chan_bus_stop(acto_root(rt), w.bus);
@@ -906,9 +924,12 @@ static int wq_recv(acto_ctx_t *ctx, const acto_msg_t *msg, void *arg)
     const uint8_t *f;
     size_t len;
     CHECK(acto_msg_type(msg) == CHAN_WIRE_BATCH);
-    CHECK(acto_msg_scan(ctx, msg, "[uy]", &n, &f, &len) == 0);
+    uint64_t paybytes, sid;
+    bool one;
+    CHECK(acto_msg_scan(ctx, msg, "[uubuy]", &n, &paybytes, &one, &sid, &f, &len) == 0);
     /* every frame here is 92 0a 94 <sid fixint> ...: count by sid */
     const uint8_t *end = f + len;
+    uint64_t seen[2] = { 0, 0 }, pay = 0;
     for (uint64_t i = 0; i < n; i++) {
         chan_pubv_t pv;
         size_t used = f + 4 <= end ? chan_pub_parse(f + 4, (size_t)(end - f - 4), &pv) : 0;
@@ -916,10 +937,17 @@ static int wq_recv(acto_ctx_t *ctx, const acto_msg_t *msg, void *arg)
             w->bad++;
             break;
         }
-        w->per_sid[f[3] - 20]++;
+        seen[f[3] - 20]++;
+        pay += pv.len;
         f += 4 + used;
     }
     CHECK(f == end);
+    w->per_sid[0] += seen[0];
+    w->per_sid[1] += seen[1];
+    /* the header's counts: the queue group splits a batch between sids */
+    CHECK(pay == paybytes);
+    CHECK(one == (!seen[0] || !seen[1]));
+    CHECK(!one ? sid == 0 : sid == (seen[0] ? 20u : 21u));
     return 0;
 }
 
@@ -983,10 +1011,11 @@ static int churn_recv(acto_ctx_t *ctx, const acto_msg_t *msg, void *arg)
         }
         return 0;
     }
-    uint64_t n;
+    uint64_t n, paybytes, sid, pay = 0;
+    bool one;
     const void *frames;
     size_t len;
-    CHECK(acto_msg_scan(ctx, msg, "[uy]", &n, &frames, &len) == 0);
+    CHECK(acto_msg_scan(ctx, msg, "[uubuy]", &n, &paybytes, &one, &sid, &frames, &len) == 0);
     frame_dec_t d;
     frame_dec_init(&d, 0);
     CHECK(frame_dec_feed(&d, frames, len) == 0);
@@ -994,13 +1023,15 @@ static int churn_recv(acto_ctx_t *ctx, const acto_msg_t *msg, void *arg)
     while (frame_dec_next(&d, &f) == 1) {
         proto_op_t op;
         if (proto_decode(PROTO_MSG, f.body, PROTO_PEER_SERVER, 0, &op) || op.u.msg.sid < 1 ||
-            op.u.msg.sid > CH_SUBS) {
+            op.u.msg.sid > CH_SUBS || (one && op.u.msg.sid != sid)) {
             c->bad++;
             continue;
         }
         c->hits[op.u.msg.sid]++;
+        pay += op.u.msg.len;
     }
     frame_dec_destroy(&d);
+    CHECK(pay == paybytes);            /* the header's count */
     return 0;
 }
 

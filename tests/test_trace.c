@@ -1,7 +1,8 @@
 /* tests/test_trace.c - trace recording (runtime/trace.c) and reading
  * (tools/trace/reader.c, model.c): every record kind and field round trip,
  * causality, no loss under concurrent senders, damaged files, unknown
- * kinds, API errors, and identical program results with tracing on. */
+ * kinds, API errors, pub/sub publish and deliver events, and identical
+ * program results with tracing on. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "testutil.h"
 #include "internal.h"
 #include "reader.h"
+#include "actors/chan.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -1088,6 +1090,223 @@ static void test_v2_units(void **state)
     }
 }
 
+/* ---- pub/sub: publish and deliver events ------------------------------------------
+ * In process: A subscribes t.a; B subscribes t.* and t.a (two deliveries of
+ * t.a).  P, on GO, publishes t.a, t.zz and x.y (no subscriber).  Wire (the
+ * broker's path, through a bus of its own): W subscribes w.* (batched) and
+ * w.a with max 5 (one message per frame), and two batches are published:
+ * [w.a, w.a] and [w.a, w.b]. */
+enum { PS_GO = 20, D_A = 21, D_B1 = 22, D_B2 = 23 };
+
+typedef struct { acto_pubsub_t *ps; const char *pat[2]; uint32_t type[2]; } psub_t;
+
+static int psub_init(acto_ctx_t *ctx, void *st, const void *arg)
+{
+    (void)st;
+    const psub_t *p = arg;
+    for (int i = 0; i < 2 && p->pat[i]; i++) {
+        int rc = acto_subscribe(ctx, p->ps, p->pat[i], NULL, p->type[i], NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+static const acto_behavior_t psub = { .name = "psub", .init = psub_init, .receive = sink_recv };
+
+static int pubber_recv(acto_ctx_t *ctx, const acto_msg_t *m, void *arg)
+{
+    acto_pubsub_t *ps = arg;
+    if (acto_msg_type(m) == PS_GO) {
+        CHECK(acto_publish(ctx, ps, "t.a", "1", 1) == 0);
+        CHECK(acto_publish(ctx, ps, "t.zz", "2", 1) == 0);
+        CHECK(acto_publish(ctx, ps, "x.y", "3", 1) == 0);
+    }
+    return 0;
+}
+
+static void pub_batch(acto_runtime_t *rt, chan_bus_t *bus, const char *s1, const char *s2)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    const char *subj[2] = { s1, s2 };
+    for (int i = 0; i < 2; i++) {
+        msgpack_pack_str_with_body(&pk, subj[i], strlen(subj[i]));
+        msgpack_pack_nil(&pk);
+        msgpack_pack_bin_with_body(&pk, "p", 1);
+    }
+    assert_int_equal(chan_pub_batch(acto_root(rt), bus, 0, sb.data, sb.size, 2), 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* The units by hand: fields, times, and the rules a reader enforces. */
+static void test_pubsub_units(void **state)
+{
+    (void)state;
+    enum { P1 = 0x10000001, P2 = 0x10000002 };
+    uint64_t ab = 0;
+    memcpy(&ab, "ab", 2);
+    ab = le64toh(ab);
+    const uint64_t pub = 7ull << 32 | 2 << 16 | 2 << 8 | ACTO_TRACE_U_PUBLISH;
+    const uint64_t dlv = 2 << 16 | 3 << 8 | ACTO_TRACE_U_DELIVER;
+    const uint64_t ok[] = {
+        U(ACTO_TRACE_U_SEND_X, 20), 0, 0, P1,                           /* id 1 */
+        U(ACTO_TRACE_U_RECV_LAST, 40),
+        U(ACTO_TRACE_U_SEND_X, 60), P2, 5, P2,                          /* id 2 */
+        dlv, P2, ab,
+        pub, ab,
+        U(ACTO_TRACE_U_RECV_END, 80),
+    };
+    craft_t c;
+    craft_start(&c, ACTO_TRACE_VERSION);
+    craft_block(&c, 0, 0, 0, 0, 0, ok, sizeof ok / 8);
+    ttr_trace_t t;
+    assert_int_equal(ttr_load_mem(&t, c.sb.data, c.sb.size, NULL), 0);
+    msgpack_sbuffer_destroy(&c.sb);
+    assert_false(t.damaged);
+    assert_int_equal(t.skipped, 0);
+    const ttr_rec_t *r = find(&t, ACTO_TRACE_PUBLISH, -1, 0);
+    assert_true(r && str_is(r, "ab") && r->v[0] == (1ull << 48 | 1) && r->v[1] == 7 &&
+                r->ts == 20);          /* the receive's begin */
+    r = find(&t, ACTO_TRACE_DELIVER, -1, 0);
+    assert_true(r && str_is(r, "ab") && r->v[0] == (1ull << 48 | 2) && r->v[1] == P2 &&
+                r->ts == 30);          /* its send's time */
+    ttr_free(&t);
+
+    /* a publish outside a receive; a deliver before any send; a subject
+     * longer than its unit */
+    const uint64_t bad[3][3] = {
+        { U(ACTO_TRACE_U_WAKE, 1), pub, ab },
+        { U(ACTO_TRACE_U_WAKE, 1), 2 << 8 | ACTO_TRACE_U_DELIVER, P2 },
+        { U(ACTO_TRACE_U_WAKE, 1), (pub & ~0xffff0000ull) | 9 << 16, ab },
+    };
+    for (int k = 0; k < 3; k++) {
+        craft_start(&c, ACTO_TRACE_VERSION);
+        craft_block(&c, 0, 0, 0, 0, 0, bad[k], 3);
+        assert_int_equal(ttr_load_mem(&t, c.sb.data, c.sb.size, NULL), 0);
+        const char *why[] = { "receive in progress", "without a send", "subject runs past" };
+        assert_true(t.damaged);
+        assert_non_null(strstr(t.error, why[k]));
+        assert_int_equal(t.n, 1);
+        assert_true(t.damage_offset == c.sb.size - 16);
+        msgpack_sbuffer_destroy(&c.sb);
+        ttr_free(&t);
+    }
+}
+
+/* The PUBLISH of subject s (exactly one). */
+static const ttr_rec_t *find_pub(const ttr_trace_t *t, const char *s)
+{
+    const ttr_rec_t *found = NULL;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->rec[i].kind == ACTO_TRACE_PUBLISH && str_is(&t->rec[i], s)) {
+            assert_null(found);
+            found = &t->rec[i];
+        }
+    assert_non_null(found);
+    return found;
+}
+
+/* DELIVERs of subject s to pid whose send has type `type`. */
+static size_t count_deliver(const ttr_trace_t *t, const char *s, uint64_t pid, uint64_t type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const ttr_rec_t *d = &t->rec[i];
+        if (d->kind != ACTO_TRACE_DELIVER || !str_is(d, s) || d->v[1] != pid)
+            continue;
+        const ttr_rec_t *send = find(t, ACTO_TRACE_SEND, 0, d->v[0]);
+        n += send && send->v[3] == type;
+    }
+    return n;
+}
+
+static void test_pubsub_events(void **state)
+{
+    (void)state;
+    tmp_t tmp;
+    tmp_make(&tmp);
+    acto_config_t cfg;
+    acto_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.trace_path = tmp.path;
+    acto_runtime_t *rt;
+    assert_int_equal(acto_runtime_new(&rt, &cfg), 0);
+    acto_pubsub_t *ps;
+    chan_bus_t *bus;
+    assert_int_equal(acto_pubsub_new(acto_root(rt), 1, &ps), 0);
+    assert_int_equal(chan_bus_start(acto_root(rt), 1, &bus), 0);
+    psub_t a = { ps, { "t.a" }, { D_A } }, b = { ps, { "t.*", "t.a" }, { D_B1, D_B2 } };
+    acto_pid_t pa, pb, pw;
+    assert_int_equal(acto_spawn(acto_root(rt), &psub, &a, &pa), 0);
+    assert_int_equal(acto_spawn(acto_root(rt), &psub, &b, &pb), 0);
+    acto_pid_t pp = tu_spawn_fn(acto_root(rt), pubber_recv, ps);
+    assert_int_equal(acto_send_i64(acto_root(rt), pp, PS_GO, 0), 0);
+    tu_capture_t cap = { 0 };
+    pw = tu_spawn_capture(acto_root(rt), &cap);
+    assert_int_equal(chan_sub(acto_root(rt), bus, pw, 1, CHAN_WIRE, 0, "w.*", 3, NULL, 0, 0), 0);
+    assert_int_equal(chan_sub(acto_root(rt), bus, pw, 2, CHAN_WIRE, 0, "w.a", 3, NULL, 0, 5), 0);
+    pub_batch(rt, bus, "w.a", "w.a");
+    pub_batch(rt, bus, "w.a", "w.b");
+    tu_run(rt);
+    NO_FAILURES();
+    assert_int_equal(cap.n, 2 + 3);       /* two batches, three single frames */
+    acto_pubsub_free(acto_root(rt), ps);
+    chan_bus_stop(acto_root(rt), bus);
+    tu_run(rt);
+    chan_bus_free(bus);
+    tu_capture_free(&cap);
+    acto_runtime_free(rt);
+
+    ttr_trace_t t;
+    ttr_model_t m;
+    load(tmp.path, &t, &m);
+    /* A publish names the message that carried it: P's CHAN_PUB, caused by GO. */
+    const ttr_rec_t *go = find(&t, ACTO_TRACE_SEND, 2, pp);
+    assert_true(go && go->v[3] == PS_GO);
+    const ttr_rec_t *r = find_pub(&t, "t.a");
+    assert_int_equal(r->v[1], 3);
+    const ttr_rec_t *carrier = find(&t, ACTO_TRACE_SEND, 0, r->v[0]);
+    assert_true(carrier && carrier->v[1] == pp && carrier->v[5] == go->v[0]);
+    assert_non_null(find(&t, ACTO_TRACE_RECV_BEGIN, 0, r->v[0]));
+    ttr_msg_t *g = ttr_message(&m, r->v[0]);
+    assert_true(g && g->send != TTR_NONE && g->begin != TTR_NONE);
+    assert_int_equal(find_pub(&t, "t.zz")->v[1], 1);
+    assert_int_equal(find_pub(&t, "x.y")->v[1], 0);
+    /* Each local delivery: its own send (from the publisher to the
+     * subscriber, of the subscriber's type), received by the subscriber. */
+    assert_int_equal(count_deliver(&t, "t.a", pa, D_A), 1);
+    assert_int_equal(count_deliver(&t, "t.a", pb, D_B1), 1);
+    assert_int_equal(count_deliver(&t, "t.a", pb, D_B2), 1);
+    assert_int_equal(count_deliver(&t, "t.zz", pb, D_B1), 1);
+    for (size_t i = 0; i < t.n; i++) {
+        const ttr_rec_t *d = &t.rec[i];
+        if (d->kind != ACTO_TRACE_DELIVER)
+            continue;
+        const ttr_rec_t *send = find(&t, ACTO_TRACE_SEND, 0, d->v[0]);
+        assert_true(send && send->v[2] == d->v[1] && send->ts <= d->ts);
+        assert_true(d->v[1] == pw || send->v[1] == pp);
+        r = find(&t, ACTO_TRACE_RECV_BEGIN, 0, d->v[0]);
+        assert_true(r && r->v[1] == d->v[1]);
+    }
+    /* Wire: one DELIVER per batch (subject: the batch's, or empty when it
+     * holds two) and one per single frame. */
+    assert_int_equal(count_kind(&t, ACTO_TRACE_PUBLISH), 3 + 4);
+    assert_int_equal(count_kind(&t, ACTO_TRACE_DELIVER), 4 + 5);
+    assert_int_equal(count_deliver(&t, "w.a", pw, CHAN_WIRE_BATCH), 1);
+    assert_int_equal(count_deliver(&t, "", pw, CHAN_WIRE_BATCH), 1);
+    assert_int_equal(count_deliver(&t, "w.a", pw, CHAN_WIRE_ONE), 3);
+    size_t n = 0;
+    for (size_t i = 0; i < t.n; i++)
+        if (t.rec[i].kind == ACTO_TRACE_PUBLISH && t.rec[i].str[0] == 'w')
+            n += t.rec[i].v[1];
+    assert_int_equal(n, 2 + 2 + 2 + 1);   /* w.a: w.* and w.a; w.b: w.* */
+    ttr_model_free(&m);
+    ttr_free(&t);
+    unlink(tmp.path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1103,6 +1322,8 @@ int main(void)
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_unknown_kinds),
         cmocka_unit_test(test_v2_units),
+        cmocka_unit_test(test_pubsub_units),
+        cmocka_unit_test(test_pubsub_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

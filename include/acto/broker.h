@@ -54,7 +54,8 @@ typedef struct acto_broker_opts {
     int slow_consumer;        /* ACTO_BROKER_SLOW_*; disconnect */
     size_t max_pending;       /* outbound bytes per connection; 8 MiB; at least max_frame */
     uint64_t ping_interval_ms;/* keep-alive ping period; 2 minutes */
-    uint64_t linger_ms;       /* a closing connection's unsent bytes get this long; 2 s */
+    uint64_t linger_ms;       /* a closing connection gets this long to send what is
+                                 queued and see the client close its side; 2 s */
     unsigned shards;          /* channel shards; 0 = 4 per worker (actors/chan.h) */
     const char *server_name;  /* in welcome; "acto-broker" */
     acto_pid_t owner;         /* gets ACTO_MSG_NET_LISTENING [address, port] once
@@ -91,9 +92,11 @@ int acto_broker_address(const acto_broker_t *b, char *buf, size_t len);
 int acto_broker_stats(const acto_broker_t *b, acto_broker_stats_t *out);
 
 /* Graceful shutdown (asynchronous): the listener closes, every client gets
- * err 18 (server shutting down), what is queued for it is sent (for up to
- * linger_ms), its connection closes, then the channel shards and the broker
- * actor exit, so the runtime can go quiescent.  Idempotent. */
+ * err 18 (server shutting down), what is queued for it is sent, the stream
+ * ended and the client's own end awaited (all within linger_ms; see
+ * docs/protocol.md section 5), its connection closes, then the channel
+ * shards and the broker actor exit, so the runtime can go quiescent.
+ * Idempotent. */
 int acto_broker_stop(acto_ctx_t *ctx, acto_broker_t *b);
 
 /* Drop the caller's reference to the handle. */

@@ -37,10 +37,11 @@ enum {
     ACTO_TRACE_WAKE = 9,        /* (worker resumes) */
     ACTO_TRACE_TRACK = 10,      /* role ("worker", "root", "thread"), index */
     ACTO_TRACE_BLOCK = 11,      /* v2: track's clock span, state, packed units */
-    /* Reserved for the proactor and pub/sub; no runtime writes them yet. */
+    /* Reserved for the proactor; no runtime writes them yet. */
     ACTO_TRACE_IO_SUBMIT = 16,  /* op, fd, request id, pid */
     ACTO_TRACE_IO_COMPLETE = 17,/* op, fd, request id, result, pid */
     ACTO_TRACE_TIMER_FIRE = 18, /* timer id, pid */
+    /* Pub/sub: written by the channel actors (units U_PUBLISH, U_DELIVER). */
     ACTO_TRACE_PUBLISH = 19,    /* topic, msg id, subscribers */
     ACTO_TRACE_DELIVER = 20,    /* topic, msg id, pid */
 };
@@ -67,6 +68,8 @@ enum {
     ACTO_TRACE_U_IO_COMPLETE = 17, /* ts; op, fd; request; result; pid */
     ACTO_TRACE_U_TIMER_FIRE = 18,  /* ts; timer; pid */
     ACTO_TRACE_U_EXT = 64,      /* first kind with a length byte */
+    ACTO_TRACE_U_PUBLISH = 64,  /* deliveries, subject length; subject words  -- inside a receive */
+    ACTO_TRACE_U_DELIVER = 65,  /* subject length; pid; subject words  -- of the latest send */
 };
 
 /* Start recording into a new file at path (truncated if it exists).

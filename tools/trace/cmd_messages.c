@@ -46,9 +46,17 @@ void tool_msg_line(const ttr_model_t *m, const ttr_msg_t *g, FILE *out)
         snprintf(h, sizeof h, "unfinished");
     if (s && !b)
         snprintf(w, sizeof w, "never received");
-    fprintf(out, "%-10s %-18llu %-22s -> %-22s type %-10s %6llu B  wait %-10s handle %s\n",
+    fprintf(out, "%-10s %-18llu %-22s -> %-22s type %-10s %6llu B  wait %-10s handle %s",
             ttr_fmt_ns(s ? s->ts : b ? b->ts : 0, t0), (unsigned long long)g->id, from, to,
             type, (unsigned long long)size, w, h);
+    const ttr_rec_t *p = rec_at(m, g->topic);   /* pub/sub: what it carried */
+    if (p && p->kind == ACTO_TRACE_DELIVER)
+        fprintf(out, "  delivers %.*s", (int)p->slen, p->slen ? p->str : "(several)");
+    else if (p)
+        fprintf(out, "  publishes %.*s to %llu", (int)p->slen, p->str, (unsigned long long)p->v[1]);
+    if (p && g->npublish > 1)
+        fprintf(out, " (+%u more publishes)", g->npublish - 1);
+    fputc('\n', out);
 }
 
 typedef struct filter {

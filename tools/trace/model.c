@@ -168,7 +168,7 @@ static ttr_msg_t *msg_get(ttr_model_t *m, uint64_t id, size_t *cap)
     }
     g = &m->msgs[m->nmsgs++];
     *g = (ttr_msg_t){ .id = id, .send = TTR_NONE, .begin = TTR_NONE, .end = TTR_NONE,
-                      .first_child = TTR_NONE, .next_sibling = TTR_NONE };
+                      .first_child = TTR_NONE, .next_sibling = TTR_NONE, .topic = TTR_NONE };
     return g;
 }
 
@@ -223,6 +223,14 @@ static int index_rec(ttr_model_t *m, size_t i, size_t *acap, size_t *mcap)
             actor_get(m, r->v[1], acap);
         if (r->kind == ACTO_TRACE_SEND)
             actor_get(m, r->v[2], acap);
+        break;
+    case ACTO_TRACE_PUBLISH:
+    case ACTO_TRACE_DELIVER:
+        if ((g = msg_get(m, r->v[0], mcap))) {
+            if (g->topic == TTR_NONE || r->kind == ACTO_TRACE_DELIVER)
+                g->topic = i;
+            g->npublish += r->kind == ACTO_TRACE_PUBLISH;
+        }
         break;
     default:
         break;

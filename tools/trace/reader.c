@@ -279,6 +279,45 @@ static const char *role_str(uint64_t role, uint32_t *len)
     return s;
 }
 
+/* A pub/sub unit (n words): PUBLISH of the message in the receive, or
+ * DELIVER of the track's latest send (docs/trace-format.md).  0 or -2. */
+static int pubsub_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, size_t n,
+                      ttr_rec_t *rec, const char **why)
+{
+    uint64_t w0 = le64(u);
+    unsigned head = (w0 & 0xff) == ACTO_TRACE_U_DELIVER;
+    size_t slen = (size_t)((w0 >> 16) & 0xffff);
+    if (n < 1 + head + (slen + 7) / 8) {
+        *why = "corrupt event (subject runs past its unit)";
+        return -2;
+    }
+    rec->str = (const char *)u + 8 * (1 + head);
+    rec->slen = (uint32_t)slen;
+    if (!head) {
+        if (!tr->open) {
+            *why = "corrupt event (needs a receive in progress)";
+            return -2;
+        }
+        rec->kind = ACTO_TRACE_PUBLISH;
+        rec->ts = tr->open_ns;
+        rec->v[0] = tr->open_id;
+        rec->v[1] = w0 >> 32;
+        return 0;
+    }
+    uint64_t k = tr->nsend;            /* the send it follows */
+    bool lost = tr->gap && k <= tr->base;
+    if (k == 0 || (k <= tr->base && !lost)) {
+        *why = "corrupt event (deliver without a send)";
+        return -2;
+    }
+    size_t s = lost ? TTR_NONE : tr->send[k - tr->base - 1];
+    rec->kind = ACTO_TRACE_DELIVER;
+    rec->ts = s != TTR_NONE ? r->t->rec[s].ts : tr->open ? tr->open_ns : tr->last_ns;
+    rec->v[0] = (b->track + 1) << 48 | k;
+    rec->v[1] = le64(u + 8);
+    return 0;
+}
+
 /* One unit into a record (0), skipped (1), or corrupt (-2: *why says how);
  * -1 out of memory. */
 static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, size_t n,
@@ -286,6 +325,11 @@ static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, s
 {
     uint64_t w0 = le64(u), w[5] = { 0 };
     uint32_t kind = (uint32_t)(w0 & 0xff);
+    if (kind == ACTO_TRACE_U_PUBLISH || kind == ACTO_TRACE_U_DELIVER) {
+        ttr_rec_t rec = { .track = (uint32_t)b->track, .ord = (uint32_t)r->t->n };
+        int rc = pubsub_rec(r, b, tr, u, n, &rec, why);
+        return rc ? rc : push(r->t, &r->cap, &rec) ? -1 : 0;
+    }
     if (kind >= ACTO_TRACE_U_EXT) {
         warn_kind(r, kind, "event units");
         return 1;

@@ -71,6 +71,8 @@ typedef struct ttr_msg {
     size_t send, begin, end;   /* record indexes or TTR_NONE */
     size_t first_child;        /* messages it caused: a list through */
     size_t next_sibling;       /* these two (indexes into msgs) */
+    size_t topic;              /* pub/sub: its DELIVER, else its first PUBLISH, or TTR_NONE */
+    uint32_t npublish;         /* PUBLISH records it carried */
 } ttr_msg_t;
 
 typedef struct ttr_worker {
