@@ -115,7 +115,9 @@ def check_tty(addr):
         os.execv(TOOL, [TOOL, "top", "--connect", addr, "--interval", "0.2"])
     before = termios.tcgetattr(fd)
     out, deadline = b"", time.monotonic() + LIMIT
-    while b"player" not in out:
+    # Read until the rows AND the key help are in: a frame may arrive in
+    # several reads, and the help line can come after the rows.
+    while b"player" not in out or b"q quit" not in out:
         r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         if not r:
             os.kill(pid, signal.SIGKILL)
