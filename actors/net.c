@@ -426,13 +426,10 @@ static int sock_opened(acto_ctx_t *ctx, net_sock_t *s)
         pack_str(&pk, local);
         pack_str(&pk, peer);
     }
+    /* An accepted socket opens in init, inside the listener's turn:
+     * acto_spawn pushes init's sends before the socket can run, so
+     * CONNECTED stays the owner's first event (test_init_sends_keep_order). */
     (void)notify(ctx, s->owner, m);    /* a dead owner: its DOWN closes us */
-    /* An accepted socket opens in init, i.e. in the LISTENER's turn, whose
-     * sends are coalesced until that turn ends; the socket actor itself may
-     * meanwhile run on its own worker and send DATA.  Push CONNECTED now so
-     * it stays the owner's first event. */
-    if (ctx->kind == CTX_WORKER && ctx->w->pend_to)
-        send_flush(ctx);
     return 0;
 }
 
