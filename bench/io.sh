@@ -5,7 +5,8 @@
 #
 # BIN_DIR: a build directory (with bench/ and examples/ in it).
 # SERVER: acto (examples/echo_server, io_uring backend), acto-epoll (the
-#   same, epoll backend), raw-epoll, raw-uring (bench/peers/raw, one thread).
+#   same, epoll backend), raw-epoll, raw-uring (bench/peers/raw, one thread),
+#   go (bench/peers/go/echo.go built as BIN_DIR/bench/go-echo, GOMAXPROCS=1).
 # WORKLOAD: echo-50 | echo-1k | echo-short | idle-50k | timers-1m
 #   (timers-1m runs bench_timers; SERVER must be acto).
 # WORKERS: 1 = server pinned to core 0, load generator to core 1;
@@ -36,6 +37,7 @@ case $server in
                 cmd=("$bin/examples/echo_server" --port 0 --workers "$workers" --backend epoll) ;;
     raw-epoll)  name=$workload; cmd=("$bin/bench/bench_raw_epoll_echo" --port 0) ;;
     raw-uring)  name=$workload; cmd=("$bin/bench/bench_raw_uring_echo" --port 0) ;;
+    go)         name=$workload; cmd=(env GOMAXPROCS=1 "$bin/bench/go-echo" --port 0) ;;
     *) echo "io.sh: unknown server '$server'" >&2; exit 2 ;;
 esac
 

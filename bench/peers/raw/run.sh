@@ -8,9 +8,12 @@
 #
 # Workloads (default: all): echo-50 echo-1k echo-short idle-50k.  Prints the
 # median of N runs (default 3) per figure as `PEER WORKLOAD METRIC VALUE`,
-# PEER = raw-epoll or raw-uring, like bench/peers/run.sh; progress on stderr.
+# PEER = raw-epoll, raw-uring or go, like bench/peers/run.sh; progress on
+# stderr.  go is bench/peers/go/echo.go (plain net, a goroutine per
+# connection, GOMAXPROCS=1 on the server's one core), built here with the
+# Debian golang-go toolchain (installed if missing).
 # Environment: ACTO_BENCH_BUILD (default build/bench-release; built here if
-# its binaries are missing), PEERS (default "raw-epoll raw-uring").
+# its binaries are missing), PEERS (default "raw-epoll raw-uring go").
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 build=${ACTO_BENCH_BUILD:-$repo/build/bench-release}
@@ -32,7 +35,17 @@ if [[ ! -x $build/bench/bench_loadgen || ! -x $build/bench/bench_raw_uring_echo 
           bench_raw_uring_echo >&2
 fi
 
-for peer in ${PEERS:-raw-epoll raw-uring}; do
+peers=${PEERS:-raw-epoll raw-uring go}
+if [[ " $peers " == *" go "* ]]; then
+    command -v go >/dev/null || apt-get install -y golang-go >&2
+    src=$repo/bench/peers/go/echo.go
+    if [[ ! -x $build/bench/go-echo || $src -nt $build/bench/go-echo ]]; then
+        (cd "$repo/bench/peers/go" && GO111MODULE=off GOFLAGS="" \
+            GOCACHE="$build/go-cache" go build -o "$build/bench/go-echo" echo.go) >&2
+    fi
+fi
+
+for peer in $peers; do
     for w in "${workloads[@]}"; do
         results=
         for ((r = 1; r <= runs; r++)); do
