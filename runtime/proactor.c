@@ -361,7 +361,8 @@ static void op_submit_local(acto_px_t *px, px_op_t *op)
      * may name another file by now. */
     bool closed = op->f->closed;
     op_link(px, op);
-    px->w->io_flush = true;        /* flushed after this turn (worker_turn) */
+    if (px->ops->flush_each_turn)
+        px->w->io_flush = true;    /* flushed after this turn (worker_turn) */
     op->state = OP_QUEUED;
     if (closed)
         px_deliver(px, op, -EBADF, false, NULL, 0);
@@ -677,7 +678,8 @@ static int op_cancel(acto_ctx_t *ctx, px_op_t *op)
     if (px_local(ctx, px)) {
         if (op->state == OP_QUEUED || op->state == OP_INFLIGHT) {
             px->ops->cancel(px, op);
-            px->w->io_flush = true;
+            if (px->ops->flush_each_turn)
+                px->w->io_flush = true;
         }
         return 0;
     }

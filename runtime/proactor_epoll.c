@@ -427,6 +427,7 @@ static void ep_stop(acto_px_t *px)
 
 const px_backend_ops_t px_epoll_ops = {
     .name = "epoll",
+    .flush_each_turn = true,
     .start = ep_start,
     .stop = ep_stop,
     .submit = ep_submit,

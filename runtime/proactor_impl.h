@@ -93,6 +93,11 @@ typedef struct px_cmd {
 
 typedef struct px_backend_ops {
     const char *name;
+    /* Does a queued op need a flush after the turn that queued it?  epoll:
+     * yes, its flush is where ops are tried (a system call each anyway).
+     * io_uring: no, SQEs wait for the worker's next reap or sleep, which
+     * submits them all in one system call (see ur_flush). */
+    bool flush_each_turn;
     int  (*start)(acto_px_t *px);             /* worker thread, run start */
     void (*stop)(acto_px_t *px);              /* cancel in-flight ops, close (P7) */
     void (*submit)(acto_px_t *px, px_op_t *op);

@@ -7,8 +7,11 @@
  * when it holds completions for us, so a busy worker asks only then), then
  * the same without the flag, then COOP_TASKRUN, then plain.
  *
- * Submission is batched: operations only fill SQEs; px_flush (once per
- * worker-loop turn) and the sleep call submit them in one system call.
+ * Submission is batched: operations only fill SQEs, which wait for the
+ * worker's next reap (every WORKER_REAP_TURNS actor turns, or when it runs
+ * out of work) or its sleep, each one system call for all of them.  A busy
+ * echo server made one io_uring_enter per request when every turn that
+ * queued a send submitted it; batched, one per ~5-15 requests.
  *
  * user_data is the record's address (P1: the proactor's reference keeps
  * it alive while the kernel holds it).  A cancel SQE carries the address
@@ -366,13 +369,12 @@ static unsigned ur_drain(acto_px_t *px, px_uring_t *u, unsigned max)
     return n;
 }
 
+/* Nothing to do: queued SQEs go in with the next reap (ur_reap) or sleep
+ * (ur_wait), so that the system call is shared by every op queued in
+ * between.  A full SQ is submitted when it fills (ur_sqe). */
 static void ur_flush(acto_px_t *px)
 {
-    px_uring_t *u = px->be;
-    if (io_uring_sq_ready(&u->ring)) {
-        px->reap_kcalls++;
-        io_uring_submit(&u->ring);
-    }
+    (void)px;
 }
 
 /* Does the kernel hold completions (or task work that makes them) that
@@ -482,6 +484,7 @@ static void ur_stop(acto_px_t *px)
 
 const px_backend_ops_t px_uring_ops = {
     .name = "uring",
+    .flush_each_turn = false,
     .start = ur_start,
     .stop = ur_stop,
     .submit = ur_submit,

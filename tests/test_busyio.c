@@ -29,6 +29,7 @@
 
 enum { MSG_GO = 1, MSG_START, MSG_BALL, MSG_SPIN, MSG_TICK, MSG_FAR };
 enum { T_ACCEPT = 1, T_RECV, T_LCLOSE, T_CCLOSE };
+#define WARM_BALLS 256     /* balls played before counting (test_armed_idle_socket) */
 
 /* A liveness guard, not a performance threshold: a busy worker that never
  * reaps would spin forever; fail after a bound far beyond any scheduling
@@ -95,20 +96,22 @@ static int ping_recv(acto_ctx_t *ctx, void *state, const acto_msg_t *msg)
             CHECK(px_fd_open(ctx, fd, &t->lfd) == 0);
             CHECK(px_accept(ctx, t->lfd, T_ACCEPT, NULL) == 0);
         }
-        /* START comes back from pong, so in a later turn of ours: the
-         * accept was submitted (on epoll: tried and registered) when this
-         * turn ended.  (A message to ourselves would be handled in this
-         * same turn.) */
         return acto_send_empty(ctx, t->pong, MSG_START);
     }
-    if (type == MSG_START) {
-        t->peeks = my_px(ctx)->reap_peeks;
-        t->k0 = my_px(ctx)->reap_kcalls;
-        t->runs0 = ctx->w->runs;
-        return acto_send_i64(ctx, t->pong, MSG_BALL, t->n);
-    }
+    if (type == MSG_START)     /* WARM_BALLS first: see below */
+        return acto_send_i64(ctx, t->pong, MSG_BALL, t->n + WARM_BALLS);
     if (type == MSG_BALL) {
         CHECK(acto_msg_i64(msg, &left) == 0);
+        if (left == t->n) {
+            /* The accept went in with the first reap after the turn that
+             * queued it (epoll: when that turn ended; io_uring: SQEs wait
+             * for the reap every WORKER_REAP_TURNS turns): WARM_BALLS balls
+             * are many more turns than that, so from here on a reap system
+             * call could only be the kernel being asked for completions. */
+            t->peeks = my_px(ctx)->reap_peeks;
+            t->k0 = my_px(ctx)->reap_kcalls;
+            t->runs0 = ctx->w->runs;
+        }
         if (left > 0)
             return acto_send_i64(ctx, t->pong, MSG_BALL, left - 1);
         t->k1 = my_px(ctx)->reap_kcalls;
