@@ -4,9 +4,11 @@
  * programs.  Through msgpack-c a one-byte body cost ~75 instructions of
  * packing plus an indirect write callback (~130 in all) to send, and
  * ~200 to read (msgpack_unpack sets up a parser for one byte); this header
- * does either in ~10-20.  It covers only nil, booleans, integers and
- * floats: anything else (and any header it does not know) is left to
- * msgpack-c by returning MPS_OTHER.
+ * does either in ~10-20.  It covers nil, booleans, integers and floats,
+ * and for reading also a body that is one string or binary (a received
+ * chunk of a socket, a line: the header says the length, the bytes are
+ * read in place); anything else (and any header it does not know) is
+ * left to msgpack-c by returning MPS_OTHER.
  *
  * Contract, checked byte for byte against msgpack-c by tests/test_mpscalar.c:
  *  - mps_put_* write exactly what msgpack_pack_int64 / _uint64 / _double
@@ -115,8 +117,26 @@ static inline int mps_uint(msgpack_object *o, uint64_t v)
     return MPS_OK;
 }
 
-/* Decode body[0..len) as exactly one scalar into *o: MPS_OK, MPS_BAD (a
- * scalar tag with too few or too many bytes, or an empty body) or
+/* A str or bin whose header is hdr bytes and says n: exactly the body. */
+static inline int mps_raw(msgpack_object *o, msgpack_object_type type, const uint8_t *b,
+                          size_t len, size_t hdr, uint64_t n)
+{
+    if (len < hdr || len - hdr != n)
+        return MPS_BAD;
+    o->type = type;
+    if (type == MSGPACK_OBJECT_STR) {
+        o->via.str.size = (uint32_t)n;
+        o->via.str.ptr = (const char *)b + hdr;
+    } else {
+        o->via.bin.size = (uint32_t)n;
+        o->via.bin.ptr = (const char *)b + hdr;
+    }
+    return MPS_OK;
+}
+
+/* Decode body[0..len) as exactly one scalar, string or binary into *o
+ * (a string's or binary's bytes point into body): MPS_OK, MPS_BAD (a tag
+ * handled here with too few or too many bytes, or an empty body) or
  * MPS_OTHER (not a tag handled here: ask msgpack-c). */
 static inline int mps_get(const uint8_t *b, size_t len, msgpack_object *o)
 {
@@ -128,6 +148,8 @@ static inline int mps_get(const uint8_t *b, size_t len, msgpack_object *o)
             return MPS_BAD;
         return t < 0x80 ? mps_uint(o, t) : mps_int(o, (int8_t)t);
     }
+    if ((t & 0xe0) == 0xa0)                        /* fixstr */
+        return mps_raw(o, MSGPACK_OBJECT_STR, b, len, 1, t & 0x1f);
 #define MPS_NEED(n) do { if (len != (n)) return MPS_BAD; } while (0)
     switch (t) {
     case 0xc0: MPS_NEED(1); o->type = MSGPACK_OBJECT_NIL; return MPS_OK;
@@ -160,6 +182,20 @@ static inline int mps_get(const uint8_t *b, size_t len, msgpack_object *o)
     case 0xd1: MPS_NEED(3); return mps_int(o, (int16_t)mps_be16(b + 1));
     case 0xd2: MPS_NEED(5); return mps_int(o, (int32_t)mps_be32(b + 1));
     case 0xd3: MPS_NEED(9); return mps_int(o, (int64_t)mps_be64(b + 1));
+    case 0xc4: case 0xd9:                          /* bin8, str8 */
+        if (len < 2)
+            return MPS_BAD;
+        return mps_raw(o, t == 0xc4 ? MSGPACK_OBJECT_BIN : MSGPACK_OBJECT_STR, b, len, 2, b[1]);
+    case 0xc5: case 0xda:                          /* bin16, str16 */
+        if (len < 3)
+            return MPS_BAD;
+        return mps_raw(o, t == 0xc5 ? MSGPACK_OBJECT_BIN : MSGPACK_OBJECT_STR, b, len, 3,
+                       mps_be16(b + 1));
+    case 0xc6: case 0xdb:                          /* bin32, str32 */
+        if (len < 5)
+            return MPS_BAD;
+        return mps_raw(o, t == 0xc6 ? MSGPACK_OBJECT_BIN : MSGPACK_OBJECT_STR, b, len, 5,
+                       mps_be32(b + 1));
     default:   return MPS_OTHER;
     }
 #undef MPS_NEED

@@ -7,6 +7,7 @@
 #include "inspect.h"
 #include "internal.h"
 #include "mpscalar.h"
+#include "proactor.h"
 
 /* ---- memory ------------------------------------------------------------- */
 
@@ -262,11 +263,13 @@ void send_flush(acto_ctx_t *ctx)
 
 void msg_drop(acto_ctx_t *ctx, acto_msg_t *m)
 {
-    acto_pid_t tag;
-    int64_t fd;
-    /* A PX_ACCEPT completion: [tag, fd, more, bin] (proactor.c). */
-    if ((m->flags & MSG_F_OWNS_FD) && msg_scan_sys(m, &tag, &fd, NULL) == 0 && fd >= 0)
-        close((int)fd);
+    /* A PX_ACCEPT completion: its res is the new fd (proactor.h). */
+    px_cbody_t h;
+    if ((m->flags & MSG_F_OWNS_FD) && m->size >= sizeof h) {
+        memcpy(&h, m->body, sizeof h);
+        if (h.res >= 0)
+            close((int)h.res);
+    }
     msg_free(ctx, m);
 }
 
@@ -521,7 +524,7 @@ static int read_scalar(const acto_msg_t *m, msgpack_object *o)
 {
     if (!m)
         return ACTO_ETYPE;
-    int fast = mps_get(m->body, m->size, o);   /* numbers, bool, nil; empty */
+    int fast = mps_get(m->body, m->size, o);   /* scalars, str, bin; empty */
     if (ACTO_LIKELY(fast != MPS_OTHER))
         return fast == MPS_OK ? 0 : ACTO_ETYPE;
     if (is_container(m->body[0]))

@@ -106,7 +106,8 @@ int px_backend(const acto_px_t *px)
 static void op_unref(px_op_t *op)
 {
     if (at_faa_u32(&op->refs, (uint32_t)-1) == 1) {
-        free(op->buf);
+        if (op->buf != (unsigned char *)(op + 1))   /* not a send's inline bytes */
+            free(op->buf);
         free(op);
     }
 }
@@ -197,23 +198,18 @@ static int send_completion(acto_px_t *px, px_op_t *op, int64_t res, bool more,
                            const void *data, size_t len)
 {
     acto_ctx_t *ctx = &px->w->ctx;
-    acto_msg_t *m = msg_alloc(ctx, PX_MSG(op->kind), len + 32);
+    px_cbody_t h = { op->tag, res, more, (uint32_t)len };
+    acto_msg_t *m = len <= ACTO_MSG_MAX_BODY - sizeof h
+                  ? msg_alloc(ctx, PX_MSG(op->kind), sizeof h + len) : NULL;
     if (!m) {
         if (op->kind == PX_ACCEPT && res >= 0)
             close((int)res);       /* a new fd nobody will get */
         return ACTO_ENOMEM;
     }
-    msgpack_packer pk;
-    acto_msg_packer(m, &pk);
-    msgpack_pack_array(&pk, 4);
-    msgpack_pack_uint64(&pk, op->tag);
-    msgpack_pack_int64(&pk, res);
-    if (more)
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_false(&pk);
-    msgpack_pack_bin(&pk, len);
-    msgpack_pack_bin_body(&pk, data, len);
+    memcpy(m->body, &h, sizeof h); /* the body may be unaligned */
+    if (len)
+        memcpy(m->body + sizeof h, data, len);
+    m->size = (uint32_t)(sizeof h + len);
     if (op->kind == PX_ACCEPT && res >= 0)
         m->flags |= MSG_F_OWNS_FD;  /* P2: closed unless received */
     px->delivered++;
@@ -297,15 +293,15 @@ int px_completion_parse(acto_ctx_t *ctx, const acto_msg_t *msg, px_completion_t 
     int kind = PX_MSG_KIND(acto_msg_type(msg));
     if (!ctx || !c || !kind)
         return ACTO_EINVAL;
-    uint64_t tag;
-    int64_t res;
-    bool more;
-    const void *data;
-    size_t len;
-    int rc = acto_msg_scan(ctx, msg, "[uiby]", &tag, &res, &more, &data, &len);
-    if (rc)
-        return rc;
-    *c = (px_completion_t){ kind, tag, res, more, data, len };
+    px_cbody_t h;
+    size_t size = acto_msg_size(msg);
+    if (size < sizeof h)
+        return ACTO_ETYPE;
+    const uint8_t *body = acto_msg_data(msg, NULL);
+    memcpy(&h, body, sizeof h);
+    if (h.len != size - sizeof h || h.more > 1)
+        return ACTO_ETYPE;
+    *c = (px_completion_t){ kind, h.tag, h.res, h.more != 0, body + sizeof h, h.len };
     return 0;
 }
 
@@ -503,11 +499,14 @@ int px_fd_get(const px_fd_t *f)
     return f ? f->fd : -1;
 }
 
-static px_op_t *op_new(acto_ctx_t *ctx, px_fd_t *f, int kind, uint64_t tag)
+/* extra: bytes allocated with the record, right after it (a send's
+ * bytes: one allocation per send instead of two). */
+static px_op_t *op_new_extra(acto_ctx_t *ctx, px_fd_t *f, int kind, uint64_t tag, size_t extra)
 {
-    px_op_t *op = calloc(1, sizeof *op);
+    px_op_t *op = malloc(sizeof *op + extra);
     if (!op)
         return NULL;
+    memset(op, 0, sizeof *op);
     op->refs = 1;
     op->kind = (uint8_t)kind;
     op->owner = acto_self(ctx);
@@ -515,6 +514,11 @@ static px_op_t *op_new(acto_ctx_t *ctx, px_fd_t *f, int kind, uint64_t tag)
     op->f = f;
     at_faa_u32(&f->nrefs, 1);      /* until px_op_done (or op_discard) */
     return op;
+}
+
+static px_op_t *op_new(acto_ctx_t *ctx, px_fd_t *f, int kind, uint64_t tag)
+{
+    return op_new_extra(ctx, f, kind, tag, 0);
 }
 
 /* Hand a new record to its proactor: directly on its own thread, else as a
@@ -645,13 +649,10 @@ int px_sendv(acto_ctx_t *ctx, px_fd_t *f, const struct iovec *iov, int n, uint64
         if (total > ACTO_MSG_MAX_BODY)
             return ACTO_ELIMIT;
     }
-    unsigned char *buf = malloc(total ? total : 1);
-    px_op_t *op = buf ? op_new(ctx, f, PX_SEND, tag) : NULL;
-    if (!op) {
-        free(buf);
+    px_op_t *op = op_new_extra(ctx, f, PX_SEND, tag, total);
+    if (!op)
         return ACTO_ENOMEM;
-    }
-    op->buf = buf;
+    op->buf = (unsigned char *)(op + 1);   /* freed with the record (op_unref) */
     for (size_t i = 0, off = 0; i < (size_t)n; off += iov[i].iov_len, i++)
         memcpy(op->buf + off, iov[i].iov_base, iov[i].iov_len);
     op->len = (uint32_t)total;   /* <= ACTO_MSG_MAX_BODY */

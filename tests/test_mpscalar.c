@@ -91,6 +91,14 @@ static void assert_same_object(const msgpack_object *a, const msgpack_object *b)
         assert_memory_equal(&a->via.f64, &b->via.f64, sizeof a->via.f64);
         break;
     case MSGPACK_OBJECT_NIL: break;
+    case MSGPACK_OBJECT_STR:       /* same bytes, read in place by both */
+        assert_int_equal(a->via.str.size, b->via.str.size);
+        assert_memory_equal(a->via.str.ptr, b->via.str.ptr, a->via.str.size);
+        break;
+    case MSGPACK_OBJECT_BIN:
+        assert_int_equal(a->via.bin.size, b->via.bin.size);
+        assert_memory_equal(a->via.bin.ptr, b->via.bin.ptr, a->via.bin.size);
+        break;
     default: fail_msg("unexpected type %d", a->type);
     }
 }
@@ -144,6 +152,30 @@ static void test_decode_matches_msgpack(void **state)
     const size_t flen[] = { 2, 2, 3, 5, 9, 2, 9, 5 };
     for (size_t i = 0; i < sizeof flen / sizeof *flen; i++)
         assert_int_equal(check_decode(forms[i], flen[i]), MPS_OK);
+    /* Strings and binaries: every header form, exact, one short, one over. */
+    static uint8_t raw[5 + 70000];
+    const struct { uint8_t tag; size_t hdr, n; } raws[] = {
+        { 0xa0, 1, 0 }, { 0xa5, 1, 5 }, { 0xbf, 1, 31 }, { 0xd9, 2, 0 }, { 0xd9, 2, 200 },
+        { 0xda, 3, 300 }, { 0xdb, 5, 70000 }, { 0xc4, 2, 0 }, { 0xc4, 2, 255 },
+        { 0xc5, 3, 1000 }, { 0xc6, 5, 65536 },
+    };
+    for (size_t i = 0; i < sizeof raws / sizeof *raws; i++) {
+        size_t n = raws[i].n, h = raws[i].hdr;
+        for (size_t k = 0; k < sizeof raw; k++)
+            raw[k] = (uint8_t)rng();
+        raw[0] = raws[i].tag;
+        if (h == 2)
+            raw[1] = (uint8_t)n;
+        else if (h == 3)
+            raw[1] = (uint8_t)(n >> 8), raw[2] = (uint8_t)n;
+        else if (h == 5)
+            raw[1] = (uint8_t)(n >> 24), raw[2] = (uint8_t)(n >> 16), raw[3] = (uint8_t)(n >> 8),
+            raw[4] = (uint8_t)n;
+        assert_int_equal(check_decode(raw, h + n), MPS_OK);
+        assert_int_equal(check_decode(raw, h + n + 1), MPS_BAD);
+        if (h + n > 1)
+            assert_int_equal(check_decode(raw, h + n - 1), MPS_BAD);
+    }
     assert_int_equal(mps_get(buf, 0, &(msgpack_object){ 0 }), MPS_BAD);
     assert_true(handled > 0);
 }
