@@ -140,6 +140,7 @@ def check_small(tool, browser, d, trace):
     graph = re.search(r'<svg id="graph".*?</svg>', dom, re.S)
     check(graph and graph.group(0).count('class="edge"') == 3, "graph with three edges drawn")
     check(graph.group(0).count('class="node') == 3, "graph with three nodes drawn")
+    check(data["subjects"] == [] and 'id="pubsub"' not in dom, "no pub/sub events, no pub/sub panel")
     hist = re.search(r'<svg id="hist-wait".*?</svg>', dom, re.S)
     check(hist and 'class="hbar"' in hist.group(0), "queue-wait histogram drawn")
 

@@ -104,6 +104,7 @@ def main():
         check(sum(w["handled"] for w in s["workers"]) == N + 1, "workers handled everything")
         text = run([tool, "summary", trace]).stdout
         check("BEHAVIOUR" in text and "player" in text and "WORKER" not in text[:0], "text summary")
+        check(s["subjects"] == [] and "Pub/sub" not in text, "no pub/sub events, no subjects")
 
         # messages and filters
         lines = run([tool, "messages", trace]).stdout.splitlines()
@@ -141,6 +142,31 @@ def main():
         check("damaged" in p.stderr, f"damage reported: {p.stderr}")
         part = json.loads(p.stdout)
         check(0 < part["trace"]["records"] and part["trace"]["damaged"], "partial summary")
+
+        # every command but flow streams the trace (passes, little memory);
+        # ACTO_TRACE_STREAM=0 holds it: the same bytes either way
+        held = dict(os.environ, ACTO_TRACE_STREAM="0")
+        for tr, st in ((trace, 0), (cut, 2)):
+            for args in (["summary"], ["summary", "--json", "--all"], ["messages"],
+                         ["messages", "--type", "2", "--limit", "7"], ["export", "--format=perfetto"],
+                         ["graph"], ["graph", "--behaviour"], ["report"], ["report", "--max-slices", "50"],
+                         ["dump"]):
+                a = run([tool, args[0], tr] + args[1:], status=st)
+                b = run([tool, args[0], tr] + args[1:], status=st, env=held)
+                check(a.stdout == b.stdout and a.stderr == b.stderr,
+                      f"streamed and held {args} differ on {os.path.basename(tr)}")
+        # a version-1 file (records, no blocks) cannot be streamed: it is held
+        v1 = os.path.join(d, "v1.trace")
+        with open(v1, "wb") as f:
+            f.write(b"ACTOTRC\n\x82\xa7version\x01\xa7workers\x01"
+                    b"\x95\x0a\x01\x00\xa6worker\x00"                    # track 0: worker 0
+                    b"\x97\x01\x02\x00\x05\x00\xa4pong\x00"                # spawn pid 5 "pong"
+                    b"\x99\x03\x03\x00\x09\x00\x05\x01\x00\x00"          # send id 9 to 5, type 1
+                    b"\x96\x04\x04\x00\x09\x05\x01"                      # recv_begin
+                    b"\x94\x05\x07\x00\x09")                           # recv_end
+        a = run([tool, "messages", v1]).stdout.splitlines()
+        check(len(a) == 2 and "pong" in a[1] and "handle 3ns" in a[1], f"v1 messages: {a}")
+        check(run([tool, "messages", v1], env=held).stdout.splitlines() == a, "v1: held the same")
 
         # usage errors
         run([tool], status=1)

@@ -52,11 +52,11 @@ static void metadata(const ttr_model_t *m, bool *first, FILE *out)
 }
 
 /* The slice for a handled message, and the flow's end inside it. */
-static void handled(const ttr_model_t *m, const ttr_msg_t *g, size_t flow, bool *first, FILE *out)
+static void handled(const ttr_model_t *m, const ttr_smsg_t *g, uint64_t last, size_t flow,
+                    bool *first, FILE *out)
 {
-    const ttr_rec_t *b = &m->t->rec[g->begin];
-    const ttr_rec_t *e = g->end != TTR_NONE ? &m->t->rec[g->end] : NULL;
-    uint64_t end = e ? e->ts : m->t->rec[m->t->n - 1].ts;   /* unfinished: to the end */
+    const ttr_rec_t *b = g->begin, *e = g->end;
+    uint64_t end = e ? e->ts : last;    /* unfinished: to the end of the trace */
     const ttr_actor_t *a = ttr_actor(m, b->v[1]);
     char name[320], pid[32];
     snprintf(name, sizeof name, "%.*s/%llu", a ? (int)a->nlen : 1, a ? a->name : "?",
@@ -66,16 +66,106 @@ static void handled(const ttr_model_t *m, const ttr_msg_t *g, size_t flow, bool 
     us(out, end > b->ts ? end - b->ts : 0);
     fputs(",\"cat\":\"receive\",\"name\":", out);
     ttr_json_str(out, name, strlen(name));
-    fprintf(out, ",\"args\":{\"msg\":\"%llu\",\"actor\":\"%s\",\"type\":%llu%s}}",
+    fprintf(out, ",\"args\":{\"msg\":\"%llu\",\"actor\":\"%s\",\"type\":%llu%s",
             (unsigned long long)g->id, ttr_fmt_pid(b->v[1], pid), (unsigned long long)b->v[2],
             e ? "" : ",\"unfinished\":true");
+    const ttr_rec_t *p = g->topic;
+    if (p) {                            /* pub/sub: the subject it delivered or published */
+        fputs(p->kind == ACTO_TRACE_DELIVER ? ",\"subject\":" : ",\"publishes\":", out);
+        ttr_json_str(out, p->slen ? p->str : "", p->slen);
+        if (p->kind == ACTO_TRACE_PUBLISH)
+            fprintf(out, ",\"publish_count\":%u", g->npublish);
+    }
+    fputs("}}", out);
     if (flow) {
         ev_head(out, first, "f", b->track, b->ts);
         fprintf(out, ",\"bp\":\"e\",\"cat\":\"msg\",\"name\":\"send\",\"id\":%zu}", flow);
     }
 }
 
+/* A shard routed a publish (at the begin of the receive that carried it)
+ * or sent a delivery: an instant on its track, named by the subject. */
+static void pubsub_instant(const ttr_rec_t *r, bool *first, FILE *out)
+{
+    bool pub = r->kind == ACTO_TRACE_PUBLISH;
+    char name[1100], p[32];
+    snprintf(name, sizeof name, "%s %.*s", pub ? "publish" : "deliver", (int)r->slen,
+             r->slen ? r->str : "(several)");
+    ev_head(out, first, "i", r->track, r->ts);
+    fputs(",\"s\":\"t\",\"cat\":\"pubsub\",\"name\":", out);
+    ttr_json_str(out, name, strlen(name));
+    fputs(",\"args\":{\"subject\":", out);
+    ttr_json_str(out, r->slen ? r->str : "", r->slen);
+    fprintf(out, ",\"msg\":\"%llu\"", (unsigned long long)r->v[0]);
+    if (pub)
+        fprintf(out, ",\"subscribers\":%llu}}", (unsigned long long)r->v[1]);
+    else
+        fprintf(out, ",\"to\":\"%s\"}}", ttr_fmt_pid(r->v[1], p));
+}
+
+/* Export state: where to write, the flow ids so far, sleeping tracks. */
+typedef struct ex {
+    const ttr_model_t *m;
+    FILE *out;
+    bool first;
+    uint64_t last;              /* the latest record's ts: unfinished slices end there */
+    size_t flow;
+    uint64_t *slept;            /* per track: the sleep's start + 1, or 0 */
+} ex_t;
+
+/* A message: the flow's start at its send and the slice that handled it.
+ * Flow ids are small sequence numbers: JSON readers hold numbers as doubles. */
+static void message(ex_t *x, const ttr_smsg_t *g)
+{
+    size_t id = g->send && g->begin ? ++x->flow : 0;
+    if (id) {
+        ev_head(x->out, &x->first, "s", g->send->track, g->send->ts);
+        fprintf(x->out, ",\"cat\":\"msg\",\"name\":\"send\",\"id\":%zu}", id);
+    }
+    if (g->begin)
+        handled(x->m, g, x->last, id, &x->first, x->out);
+}
+
+static int message_cb(void *arg, const ttr_smsg_t *g)
+{
+    message(arg, g);
+    return 0;
+}
+
+static int worker_event(ex_t *x, const ttr_rec_t *r, uint64_t ord);
+static int worker_event_cb(void *arg, const ttr_rec_t *r, uint64_t ord);
+static int parse(const tool_args_t *a);
+
 int cmd_export(const ttr_model_t *m, const tool_args_t *a, FILE *out)
+{
+    if (parse(a))
+        return 1;
+    ex_t x = { .m = m, .out = out, .first = true,
+               .last = m->t->n ? m->t->rec[m->t->n - 1].ts : 0 };
+    fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", out);
+    metadata(m, &x.first, out);
+    /* Messages: slice (+ flow end) and the flow start at the send. */
+    for (size_t i = 0; i < m->nmsgs; i++) {
+        const ttr_msg_t *g = &m->msgs[i];
+        const ttr_rec_t *r = m->t->rec;
+        ttr_smsg_t sg = { .id = g->id, .npublish = g->npublish,
+                          .send = g->send != TTR_NONE ? &r[g->send] : NULL,
+                          .begin = g->begin != TTR_NONE ? &r[g->begin] : NULL,
+                          .end = g->end != TTR_NONE ? &r[g->end] : NULL,
+                          .topic = g->topic != TTR_NONE ? &r[g->topic] : NULL };
+        message(&x, &sg);
+    }
+    /* Worker-level events. */
+    if (!(x.slept = calloc(m->ntracks + 1, sizeof *x.slept)))
+        return tool_error("out of memory");
+    for (size_t i = 0; i < m->t->n; i++)
+        worker_event(&x, &m->t->rec[i], 0);
+    free(x.slept);
+    fputs("\n]}\n", out);
+    return 0;
+}
+
+static int parse(const tool_args_t *a)
 {
     const char *fmt = NULL;
     for (int i = 0; i < a->argc; i++) {
@@ -87,37 +177,45 @@ int cmd_export(const ttr_model_t *m, const tool_args_t *a, FILE *out)
     if (!fmt || strcmp(fmt, "perfetto") != 0)
         return tool_error("export: --format=perfetto is the one format (got '%s')",
                           fmt ? fmt : "nothing");
-    bool first = true;
+    return 0;
+}
+
+/* The same in two passes over a streamed trace: the messages as they are
+ * handed out (in the model's order), then the worker-level events. */
+int cmd_export_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out)
+{
+    if (parse(a))
+        return 1;
+    ex_t x = { .m = &l->m, .out = out, .first = true, .last = l->last_ts };
     fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", out);
-    metadata(m, &first, out);
-    /* Messages: slice (+ flow end) and the flow start at the send.  Flow ids
-     * are small sequence numbers: JSON readers hold numbers as doubles. */
-    size_t flow = 0;
-    for (size_t i = 0; i < m->nmsgs; i++) {
-        const ttr_msg_t *g = &m->msgs[i];
-        size_t id = g->send != TTR_NONE && g->begin != TTR_NONE ? ++flow : 0;
-        if (id) {
-            const ttr_rec_t *s = &m->t->rec[g->send];
-            ev_head(out, &first, "s", s->track, s->ts);
-            fprintf(out, ",\"cat\":\"msg\",\"name\":\"send\",\"id\":%zu}", id);
-        }
-        if (g->begin != TTR_NONE)
-            handled(m, g, id, &first, out);
+    metadata(&l->m, &x.first, out);
+    if (ttr_lite_messages(l, true, message_cb, &x) ||
+        !(x.slept = calloc(l->m.ntracks + 1, sizeof *x.slept)) ||
+        ttr_stream(&l->t, worker_event_cb, &x)) {
+        free(x.slept);
+        return tool_error("out of memory");
     }
-    /* Worker-level events. */
-    uint64_t *slept = calloc(m->ntracks + 1, sizeof *slept);   /* sleep start + 1 */
-    for (size_t i = 0; i < m->t->n; i++) {
-        const ttr_rec_t *r = &m->t->rec[i];
-        char p[32];
-        switch (r->kind) {
+    free(x.slept);
+    fputs("\n]}\n", out);
+    return 0;
+}
+
+/* One record's worker-level event, if it has one (in time order). */
+static int worker_event(ex_t *x, const ttr_rec_t *r, uint64_t ord)
+{
+    FILE *out = x->out;
+    bool *first = &x->first;
+    uint64_t *slept = x->slept;
+    char p[32];
+    (void)ord;
+    switch (r->kind) {
         case ACTO_TRACE_SLEEP:
-            if (slept)
-                slept[r->track] = r->ts + 1;
+            slept[r->track] = r->ts + 1;
             break;
         case ACTO_TRACE_WAKE:
-            if (slept && slept[r->track]) {
+            if (slept[r->track]) {
                 uint64_t t0 = slept[r->track] - 1;
-                ev_head(out, &first, "X", r->track, t0);
+                ev_head(out, first, "X", r->track, t0);
                 fputs(",\"dur\":", out);
                 us(out, r->ts - t0);
                 fputs(",\"cat\":\"sched\",\"name\":\"sleep\"}", out);
@@ -125,14 +223,18 @@ int cmd_export(const ttr_model_t *m, const tool_args_t *a, FILE *out)
             }
             break;
         case ACTO_TRACE_STEAL:
-            ev_head(out, &first, "i", r->track, r->ts);
+            ev_head(out, first, "i", r->track, r->ts);
             fprintf(out, ",\"s\":\"t\",\"cat\":\"sched\",\"name\":\"steal\",\"args\":"
                     "{\"victim\":%llu,\"actors\":%llu}}", (unsigned long long)r->v[0],
                     (unsigned long long)r->v[1]);
             break;
+        case ACTO_TRACE_PUBLISH:
+        case ACTO_TRACE_DELIVER:
+            pubsub_instant(r, first, out);
+            break;
         case ACTO_TRACE_SPAWN:
         case ACTO_TRACE_EXIT:
-            ev_head(out, &first, "i", r->track, r->ts);
+            ev_head(out, first, "i", r->track, r->ts);
             fprintf(out, ",\"s\":\"t\",\"cat\":\"actor\",\"name\":\"%s\",\"args\":{\"actor\":\"%s\"",
                     r->kind == ACTO_TRACE_SPAWN ? "spawn" : "exit", ttr_fmt_pid(r->v[0], p));
             if (r->kind == ACTO_TRACE_SPAWN) {
@@ -145,9 +247,11 @@ int cmd_export(const ttr_model_t *m, const tool_args_t *a, FILE *out)
             break;
         default:
             break;
-        }
     }
-    free(slept);
-    fputs("\n]}\n", out);
     return 0;
+}
+
+static int worker_event_cb(void *arg, const ttr_rec_t *r, uint64_t ord)
+{
+    return worker_event(arg, r, ord);
 }

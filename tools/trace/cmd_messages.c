@@ -24,9 +24,10 @@ static void who(const ttr_model_t *m, uint64_t pid, char *buf, size_t cap)
         snprintf(buf, cap, "%s %.*s", ttr_fmt_pid(pid, p), a ? (int)a->nlen : 1, a ? a->name : "?");
 }
 
-void tool_msg_line(const ttr_model_t *m, const ttr_msg_t *g, FILE *out)
+/* The line of message id from its records (NULL: none); p its topic. */
+static void msg_line(const ttr_model_t *m, uint64_t id, const ttr_rec_t *s, const ttr_rec_t *b,
+                     const ttr_rec_t *e, const ttr_rec_t *p, uint32_t npublish, FILE *out)
 {
-    const ttr_rec_t *s = rec_at(m, g->send), *b = rec_at(m, g->begin), *e = rec_at(m, g->end);
     char from[64] = "?", to[64] = "?", t0[32], w[32] = "-", h[32] = "-", type[16] = "?";
     uint64_t size = 0;
     if (s) {
@@ -47,16 +48,21 @@ void tool_msg_line(const ttr_model_t *m, const ttr_msg_t *g, FILE *out)
     if (s && !b)
         snprintf(w, sizeof w, "never received");
     fprintf(out, "%-10s %-18llu %-22s -> %-22s type %-10s %6llu B  wait %-10s handle %s",
-            ttr_fmt_ns(s ? s->ts : b ? b->ts : 0, t0), (unsigned long long)g->id, from, to,
+            ttr_fmt_ns(s ? s->ts : b ? b->ts : 0, t0), (unsigned long long)id, from, to,
             type, (unsigned long long)size, w, h);
-    const ttr_rec_t *p = rec_at(m, g->topic);   /* pub/sub: what it carried */
-    if (p && p->kind == ACTO_TRACE_DELIVER)
+    if (p && p->kind == ACTO_TRACE_DELIVER)      /* pub/sub: what it carried */
         fprintf(out, "  delivers %.*s", (int)p->slen, p->slen ? p->str : "(several)");
     else if (p)
         fprintf(out, "  publishes %.*s to %llu", (int)p->slen, p->str, (unsigned long long)p->v[1]);
-    if (p && g->npublish > 1)
-        fprintf(out, " (+%u more publishes)", g->npublish - 1);
+    if (p && npublish > 1)
+        fprintf(out, " (+%u more publishes)", npublish - 1);
     fputc('\n', out);
+}
+
+void tool_msg_line(const ttr_model_t *m, const ttr_msg_t *g, FILE *out)
+{
+    msg_line(m, g->id, rec_at(m, g->send), rec_at(m, g->begin), rec_at(m, g->end),
+             rec_at(m, g->topic), g->npublish, out);
 }
 
 typedef struct filter {
@@ -64,9 +70,8 @@ typedef struct filter {
     bool has_from, has_to, has_actor, has_type;
 } filter_t;
 
-static bool keep(const ttr_model_t *m, const ttr_msg_t *g, const filter_t *f)
+static bool keep(const ttr_rec_t *s, const ttr_rec_t *b, const filter_t *f)
 {
-    const ttr_rec_t *s = rec_at(m, g->send), *b = rec_at(m, g->begin);
     uint64_t from = s ? s->v[1] : 0, to = s ? s->v[2] : b ? b->v[1] : 0;
     uint64_t type = s ? s->v[3] : b ? b->v[2] : 0, ts = s ? s->ts : b ? b->ts : 0;
     if (!s && !b)
@@ -138,7 +143,7 @@ int cmd_messages(const ttr_model_t *m, const tool_args_t *a, FILE *out)
         return tool_error("out of memory");
     size_t n = 0;
     for (size_t i = 0; i < m->nmsgs; i++)
-        if (keep(m, &m->msgs[i], &f))
+        if (keep(rec_at(m, m->msgs[i].send), rec_at(m, m->msgs[i].begin), &f))
             v[n++] = &m->msgs[i];
     qsort_r(v, n, sizeof *v, cmp_first_ts, (void *)m);
     fprintf(out, "%-10s %-18s %-22s    %-22s %-15s %8s  %-15s %s\n", "SENT", "ID", "FROM", "TO",
@@ -146,6 +151,32 @@ int cmd_messages(const ttr_model_t *m, const tool_args_t *a, FILE *out)
     for (size_t i = 0; i < n && i < f.limit; i++)
         tool_msg_line(m, v[i], out);
     free(v);
+    return 0;
+}
+
+/* The same in one pass over the messages as a stream hands them out, in
+ * the order the sort above gives (ttr_lite_messages). */
+typedef struct mstream { const ttr_model_t *m; const filter_t *f; FILE *out; uint64_t shown; } mstream_t;
+
+static int stream_line(void *arg, const ttr_smsg_t *g)
+{
+    mstream_t *x = arg;
+    if (!keep(g->send, g->begin, x->f))
+        return 0;
+    msg_line(x->m, g->id, g->send, g->begin, g->end, g->topic, g->npublish, x->out);
+    return ++x->shown >= x->f->limit;      /* 1: enough, stop reading */
+}
+
+int cmd_messages_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out)
+{
+    filter_t f;
+    if (parse_filter(a, &f))
+        return 1;
+    fprintf(out, "%-10s %-18s %-22s    %-22s %-15s %8s  %-15s %s\n", "SENT", "ID", "FROM", "TO",
+            "TYPE", "SIZE", "WAIT", "HANDLE");
+    mstream_t x = { &l->m, &f, out, 0 };
+    if (f.limit && ttr_lite_messages(l, false, stream_line, &x))
+        return tool_error("out of memory");
     return 0;
 }
 
@@ -244,20 +275,41 @@ int cmd_flow(const ttr_model_t *m, const tool_args_t *a, FILE *out)
 
 /* ---- graph ---------------------------------------------------------------------------- */
 
-typedef struct edge { uint64_t from, to, count; } edge_t;
+/* A node: an actor's pid (or behaviour group, 0: outside any actor), or a
+ * pub/sub subject's index (subj); actors sort before subjects. */
+typedef struct gnode { uint64_t key; bool subj; } gnode_t;
+/* 24 bytes: there is one per message until they are counted. */
+typedef struct edge { uint64_t from, to; uint32_t count; bool fsubj, tsubj; } edge_t;
 
-static int cmp_u64(const void *pa, const void *pb)
+static edge_t edge(gnode_t from, gnode_t to)
 {
-    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
-    return a < b ? -1 : a > b;
+    return (edge_t){ from.key, to.key, 1, from.subj, to.subj };
+}
+
+static gnode_t edge_from(const edge_t *e)
+{
+    return (gnode_t){ e->from, e->fsubj };
+}
+
+static gnode_t edge_to(const edge_t *e)
+{
+    return (gnode_t){ e->to, e->tsubj };
+}
+
+static int cmp_node(const void *pa, const void *pb)
+{
+    const gnode_t *a = pa, *b = pb;
+    if (a->subj != b->subj)
+        return a->subj ? 1 : -1;
+    return a->key < b->key ? -1 : a->key > b->key;
 }
 
 static int cmp_edge(const void *pa, const void *pb)
 {
     const edge_t *a = pa, *b = pb;
-    if (a->from != b->from)
-        return a->from < b->from ? -1 : 1;
-    return a->to < b->to ? -1 : a->to > b->to;
+    gnode_t af = edge_from(a), bf = edge_from(b), at = edge_to(a), bt = edge_to(b);
+    int c = cmp_node(&af, &bf);
+    return c ? c : cmp_node(&at, &bt);
 }
 
 static int cmp_actor_name(const void *pa, const void *pb, void *arg)
@@ -296,9 +348,34 @@ static uint64_t node_of(const ttr_model_t *m, uint64_t pid, const size_t *group)
     return group && a ? group[a - m->actors] : pid;
 }
 
-static void node_decl(const ttr_model_t *m, uint64_t key, bool by_beh, FILE *out)
+/* Pub/sub subjects are nodes of their own. */
+static gnode_t subject_node(const ttr_model_t *m, const ttr_rec_t *r)
+{
+    const ttr_subject_t *s = ttr_subject(m, r->slen ? r->str : "", r->slen);
+    return s ? (gnode_t){ (uint64_t)(s - m->subjects), true } : (gnode_t){ 0, false };
+}
+
+static gnode_t actor_node(const ttr_model_t *m, uint64_t pid, const size_t *group)
+{
+    return (gnode_t){ node_of(m, pid, group), false };
+}
+
+static void node_name(gnode_t n, FILE *out)
+{
+    fprintf(out, n.subj ? "s%llu" : "n%llu", (unsigned long long)n.key);
+}
+
+static void node_decl(const ttr_model_t *m, gnode_t n, bool by_beh, FILE *out)
 {
     char p[32];
+    uint64_t key = n.key;
+    if (n.subj) {
+        const ttr_subject_t *s = &m->subjects[key];
+        fprintf(out, "  s%llu [label=", (unsigned long long)key);
+        ttr_json_str(out, s->nlen ? s->name : "(several subjects)", s->nlen ? s->nlen : 18);
+        fputs(", shape=ellipse, style=filled, fillcolor=\"#fff2c4\"];\n", out);
+        return;
+    }
     if (!key) {
         fputs("  n0 [label=\"(outside actors)\", shape=ellipse];\n", out);
         return;
@@ -317,16 +394,65 @@ static void node_decl(const ttr_model_t *m, uint64_t key, bool by_beh, FILE *out
     fputs("];\n", out);
 }
 
-int cmd_graph(const ttr_model_t *m, const tool_args_t *a, FILE *out)
+static int graph_args(const tool_args_t *a, bool *by_beh)
 {
-    bool by_beh = false;
+    *by_beh = false;
     for (int i = 0; i < a->argc; i++) {
         if (!strcmp(a->argv[i], "--behaviour") || !strcmp(a->argv[i], "--behavior"))
-            by_beh = true;
+            *by_beh = true;
         else
             return tool_error("graph: unknown option '%s'", a->argv[i]);
     }
-    edge_t *e = malloc((m->nmsgs + 1) * sizeof *e);
+    return 0;
+}
+
+/* Print the graph of edges e[0..n) (counted; an edge may come more than
+ * once: the counts add up).  Sorts e. */
+static int graph_print(const ttr_model_t *m, edge_t *e, size_t n, bool by_beh, FILE *out)
+{
+    if (n)
+        qsort(e, n, sizeof *e, cmp_edge);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && !cmp_edge(&e[k - 1], &e[i]))
+            e[k - 1].count += e[i].count;
+        else
+            e[k++] = e[i];
+    }
+    fputs("digraph acto {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n", out);
+    /* Declare each node once: collect, sort, dedupe. */
+    gnode_t *nodes = malloc((2 * k + 1) * sizeof *nodes);
+    size_t nn = 0;
+    for (size_t i = 0; nodes && i < k; i++) {
+        nodes[nn++] = edge_from(&e[i]);
+        nodes[nn++] = edge_to(&e[i]);
+    }
+    if (nodes)
+        qsort(nodes, nn, sizeof *nodes, cmp_node);
+    for (size_t i = 0; nodes && i < nn; i++)
+        if (i == 0 || cmp_node(&nodes[i], &nodes[i - 1]))
+            node_decl(m, nodes[i], by_beh, out);
+    for (size_t i = 0; i < k; i++) {
+        fputs("  ", out);
+        node_name(edge_from(&e[i]), out);
+        fputs(" -> ", out);
+        node_name(edge_to(&e[i]), out);
+        fprintf(out, " [label=\"%llu\"];\n", (unsigned long long)e[i].count);
+    }
+    fputs("}\n", out);
+    free(nodes);
+    return nodes || !k ? 0 : tool_error("out of memory");
+}
+
+int cmd_graph(const ttr_model_t *m, const tool_args_t *a, FILE *out)
+{
+    bool by_beh;
+    if (graph_args(a, &by_beh))
+        return 1;
+    size_t npub = 0;
+    for (size_t i = 0; i < m->nmsgs; i++)
+        npub += m->msgs[i].npublish;
+    edge_t *e = malloc((m->nmsgs + npub + 1) * sizeof *e);
     size_t *group = by_beh ? behaviour_groups(m) : NULL;
     if (!e || (by_beh && !group)) {
         free(e);
@@ -334,38 +460,159 @@ int cmd_graph(const ttr_model_t *m, const tool_args_t *a, FILE *out)
         return tool_error("out of memory");
     }
     size_t n = 0;
+    /* Pub/sub goes through its subject: publisher -> subject for each
+     * publish (not -> the channel shard), subject -> subscriber for each
+     * delivery (not publisher -> subscriber), whatever the message types. */
     for (size_t i = 0; i < m->nmsgs; i++) {
-        const ttr_rec_t *s = rec_at(m, m->msgs[i].send);
-        if (s && s->v[3] < 0xFFFF0000u)   /* user messages (not ACTO_MSG_SYSTEM+) */
-            e[n++] = (edge_t){ node_of(m, s->v[1], group), node_of(m, s->v[2], group), 1 };
+        const ttr_msg_t *g = &m->msgs[i];
+        const ttr_rec_t *s = rec_at(m, g->send), *p = rec_at(m, g->topic);
+        if (!s)
+            continue;
+        if (p && p->kind == ACTO_TRACE_DELIVER)
+            e[n++] = edge(subject_node(m, p), actor_node(m, s->v[2], group));
+        else if (!p && s->v[3] < 0xFFFF0000u)  /* user messages (not ACTO_MSG_SYSTEM+) */
+            e[n++] = edge(actor_node(m, s->v[1], group), actor_node(m, s->v[2], group));
     }
-    qsort(e, n, sizeof *e, cmp_edge);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (k && e[k - 1].from == e[i].from && e[k - 1].to == e[i].to)
-            e[k - 1].count++;
-        else
-            e[k++] = e[i];
+    for (size_t i = 0; i < m->t->n; i++) {
+        const ttr_rec_t *r = &m->t->rec[i];
+        const ttr_msg_t *g = r->kind == ACTO_TRACE_PUBLISH ? ttr_message(m, r->v[0]) : NULL;
+        const ttr_rec_t *s = g ? rec_at(m, g->send) : NULL;
+        if (s && n < m->nmsgs + npub)
+            e[n++] = edge(actor_node(m, s->v[1], group), subject_node(m, r));
     }
-    fputs("digraph acto {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n", out);
-    /* Declare each node once: collect, sort, dedupe. */
-    uint64_t *nodes = malloc((2 * k + 1) * sizeof *nodes);
-    size_t nn = 0;
-    for (size_t i = 0; nodes && i < k; i++) {
-        nodes[nn++] = e[i].from;
-        nodes[nn++] = e[i].to;
-    }
-    if (nodes)
-        qsort(nodes, nn, sizeof *nodes, cmp_u64);
-    for (size_t i = 0; nodes && i < nn; i++)
-        if (i == 0 || nodes[i] != nodes[i - 1])
-            node_decl(m, nodes[i], by_beh, out);
-    for (size_t i = 0; i < k; i++)
-        fprintf(out, "  n%llu -> n%llu [label=\"%llu\"];\n", (unsigned long long)e[i].from,
-                (unsigned long long)e[i].to, (unsigned long long)e[i].count);
-    fputs("}\n", out);
-    free(nodes);
+    int rc = graph_print(m, e, n, by_beh, out);
     free(e);
     free(group);
-    return nodes || !k ? 0 : tool_error("out of memory");
+    return rc;
+}
+
+/* ---- graph of a streamed trace: edges counted as they come, between pids
+ * (and subjects); behaviour groups applied at the end, when every actor is
+ * known.  A publish whose message's send comes after it in time (clock
+ * skew) waits in `later` for that send. */
+
+typedef struct gstream {
+    const ttr_model_t *m;
+    edge_t *e;                  /* distinct edges so far, counted */
+    size_t n, cap;
+    uint32_t *slot;             /* open addressing: e index + 1, 0 empty */
+    size_t nslot;
+    struct { uint64_t id, subj; } *later;
+    size_t nlater, caplater;
+} gstream_t;
+
+static size_t edge_hash(const edge_t *x)
+{
+    uint64_t h = (x->from * 0x9e3779b97f4a7c15ull) ^ (x->to + ((uint64_t)x->fsubj << 1 | x->tsubj));
+    h ^= h >> 31;
+    h *= 0xff51afd7ed558ccdull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int gs_add(gstream_t *g, edge_t x)
+{
+    if ((g->n + 1) * 2 > g->nslot) {
+        size_t ns = g->nslot ? g->nslot * 2 : 256;
+        uint32_t *slot = calloc(ns, sizeof *slot);
+        edge_t *e = realloc(g->e, ns / 2 * sizeof *e);
+        if (e)
+            g->e = e;
+        if (!slot || !e) {
+            free(slot);
+            return -1;
+        }
+        for (size_t i = 0; i < g->n; i++) {
+            size_t j = edge_hash(&g->e[i]) & (ns - 1);
+            while (slot[j])
+                j = (j + 1) & (ns - 1);
+            slot[j] = (uint32_t)i + 1;
+        }
+        free(g->slot);
+        g->slot = slot;
+        g->nslot = ns;
+    }
+    size_t j = edge_hash(&x) & (g->nslot - 1);
+    for (; g->slot[j]; j = (j + 1) & (g->nslot - 1))
+        if (!cmp_edge(&g->e[g->slot[j] - 1], &x)) {
+            g->e[g->slot[j] - 1].count++;
+            return 0;
+        }
+    g->e[g->n] = x;
+    g->slot[j] = (uint32_t)++g->n;
+    return 0;
+}
+
+/* Every record (after the model took it): publisher -> subject. */
+static int gs_record(void *arg, const ttr_rec_t *r, const ttr_smsg_t *before)
+{
+    gstream_t *g = arg;
+    if (!before)
+        return 0;                       /* not a message's record (id 0) */
+    if (r->kind == ACTO_TRACE_SEND && g->nlater) {
+        for (size_t i = 0; i < g->nlater;)
+            if (g->later[i].id == r->v[0]) {
+                if (gs_add(g, edge((gnode_t){ r->v[1], false }, (gnode_t){ g->later[i].subj, true })))
+                    return -1;
+                g->later[i] = g->later[--g->nlater];
+            } else {
+                i++;
+            }
+    }
+    if (r->kind != ACTO_TRACE_PUBLISH)
+        return 0;
+    gnode_t subj = subject_node(g->m, r);
+    if (before->send)
+        return gs_add(g, edge((gnode_t){ before->send->v[1], false }, subj));
+    if (g->nlater == g->caplater) {     /* its send may come later */
+        size_t nc = g->caplater ? 2 * g->caplater : 16;
+        void *v = realloc(g->later, nc * sizeof *g->later);
+        if (!v)
+            return -1;
+        g->later = v;
+        g->caplater = nc;
+    }
+    g->later[g->nlater].id = r->v[0];
+    g->later[g->nlater++].subj = subj.key;
+    return 0;
+}
+
+/* Every message once all its records are in: its own edge. */
+static int gs_message(void *arg, const ttr_smsg_t *m)
+{
+    gstream_t *g = arg;
+    const ttr_rec_t *s = m->send, *p = m->topic;
+    if (!s)
+        return 0;
+    if (p && p->kind == ACTO_TRACE_DELIVER)
+        return gs_add(g, edge(subject_node(g->m, p), (gnode_t){ s->v[2], false }));
+    if (!p && s->v[3] < 0xFFFF0000u)
+        return gs_add(g, edge((gnode_t){ s->v[1], false }, (gnode_t){ s->v[2], false }));
+    return 0;
+}
+
+int cmd_graph_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out)
+{
+    bool by_beh;
+    if (graph_args(a, &by_beh))
+        return 1;
+    const ttr_model_t *m = &l->m;
+    gstream_t g = { .m = m };
+    size_t *group = NULL;
+    int rc = -1;
+    if (ttr_model_stream(l, false, gs_record, &g) || ttr_lite_messages(l, true, gs_message, &g) ||
+        (by_beh && !(group = behaviour_groups(m))))
+        goto out;
+    for (size_t i = 0; i < g.n; i++) {  /* pids to nodes */
+        if (!g.e[i].fsubj)
+            g.e[i].from = node_of(m, g.e[i].from, group);
+        if (!g.e[i].tsubj)
+            g.e[i].to = node_of(m, g.e[i].to, group);
+    }
+    rc = graph_print(m, g.e, g.n, by_beh, out);
+out:
+    free(g.e);
+    free(g.slot);
+    free(g.later);
+    free(group);
+    return rc < 0 ? tool_error("out of memory") : rc;
 }

@@ -102,8 +102,20 @@ typedef struct rep {
     size_t nlab, labcap;
     slice_t *sl;
     size_t nsl, total;
+    uint64_t last;          /* the latest record's ts: unfinished slices end there */
+    /* a streamed trace: the `max` longest slices so far, in a heap whose
+     * root is the first to go (shortest, then latest, then last seen) */
+    bool bounded;
+    size_t max;
+    struct hslice { slice_t s; uint64_t seq; } *hs;
+    size_t nhs, hscap;
     bin_t *bins;            /* ntracks * NBINS */
     uint64_t wait[HIST], handle[HIST];
+    /* the graph: edges between nodes, counted, in order of first use */
+    bool by_beh;
+    umap_t ex;
+    struct edge *e;
+    size_t ne, ecap;
 } rep_t;
 
 static int cmp_actor_name(const void *pa, const void *pb, void *arg)
@@ -196,8 +208,38 @@ static unsigned bucket(uint64_t ns)
     return ns ? 64u - (unsigned)__builtin_clzll(ns) : 0;   /* 0..64 < HIST */
 }
 
-/* Every handled message: a slice, its share of the busy profile, and the
- * histograms. */
+static int graph_count(rep_t *r, const ttr_rec_t *s);
+static int heap_offer(rep_t *r, const slice_t *s);
+
+/* A message: if handled, a slice, its share of the busy profile and the
+ * histograms; if sent, its edge of the graph. */
+static int collect_one(rep_t *r, const ttr_smsg_t *g)
+{
+    const ttr_model_t *m = r->m;
+    if (g->send && graph_count(r, g->send))
+        return -1;
+    const ttr_rec_t *b = g->begin;
+    if (!b)
+        return 0;
+    uint64_t end = g->end ? g->end->ts : r->last;   /* unfinished */
+    const ttr_actor_t *a = ttr_actor(m, b->v[1]);
+    slice_t s = { .start = b->ts - r->t0, .dur = end > b->ts ? end - b->ts : 0,
+                  .track = b->track, .actor = a ? (size_t)(a - m->actors) : SIZE_MAX,
+                  .msg = g->id };
+    if (label_of(r, s.actor, b->v[2], &s.label))
+        return -1;
+    profile(r, &s);
+    if (r->bounded ? heap_offer(r, &s) : (r->sl[r->nsl++] = s, 0))
+        return -1;
+    r->total++;
+    if (g->end)
+        r->handle[bucket(s.dur)]++;
+    if (g->send)
+        r->wait[bucket(b->ts > g->send->ts ? b->ts - g->send->ts : 0)]++;
+    return 0;
+}
+
+/* Every message of the model, in its order. */
 static int collect(rep_t *r)
 {
     const ttr_model_t *m = r->m;
@@ -206,29 +248,103 @@ static int collect(rep_t *r)
     r->bins = calloc(m->ntracks * NBINS + 1, sizeof *r->bins);
     if (!r->sl || !r->bins)
         return -1;
-    uint64_t last = m->t->n ? rec[m->t->n - 1].ts : 0;
     for (size_t i = 0; i < m->nmsgs; i++) {
         const ttr_msg_t *g = &m->msgs[i];
-        if (g->begin == TTR_NONE)
-            continue;
-        const ttr_rec_t *b = &rec[g->begin];
-        uint64_t end = g->end != TTR_NONE ? rec[g->end].ts : last;   /* unfinished */
-        const ttr_actor_t *a = ttr_actor(m, b->v[1]);
-        slice_t s = { .start = b->ts - r->t0, .dur = end > b->ts ? end - b->ts : 0,
-                      .track = b->track, .actor = a ? (size_t)(a - m->actors) : SIZE_MAX,
-                      .msg = g->id };
-        if (label_of(r, s.actor, b->v[2], &s.label))
+        ttr_smsg_t sg = { .id = g->id, .npublish = g->npublish,
+                          .send = g->send != TTR_NONE ? &rec[g->send] : NULL,
+                          .begin = g->begin != TTR_NONE ? &rec[g->begin] : NULL,
+                          .end = g->end != TTR_NONE ? &rec[g->end] : NULL,
+                          .topic = g->topic != TTR_NONE ? &rec[g->topic] : NULL };
+        if (collect_one(r, &sg))
             return -1;
-        profile(r, &s);
-        r->sl[r->nsl++] = s;
-        if (g->end != TTR_NONE)
-            r->handle[bucket(s.dur)]++;
-        if (g->send != TTR_NONE) {
-            uint64_t sent = rec[g->send].ts;
-            r->wait[bucket(b->ts > sent ? b->ts - sent : 0)]++;
-        }
     }
-    r->total = r->nsl;
+    return 0;
+}
+
+/* ---- the longest slices of a streamed trace, in bounded memory ---------------------- */
+
+/* x goes before y: shorter, or as long and later, or seen later. */
+static bool first_to_go(const struct hslice *x, const struct hslice *y)
+{
+    if (x->s.dur != y->s.dur)
+        return x->s.dur < y->s.dur;
+    if (x->s.start != y->s.start)
+        return x->s.start > y->s.start;
+    return x->seq > y->seq;
+}
+
+/* The heap: each slice goes before (first_to_go) its children; the root
+ * is the one to drop when a longer one comes. */
+static void heap_down(rep_t *r, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, big = i;
+        if (l < r->nhs && first_to_go(&r->hs[l], &r->hs[big]))
+            big = l;
+        if (l + 1 < r->nhs && first_to_go(&r->hs[l + 1], &r->hs[big]))
+            big = l + 1;
+        if (big == i)
+            return;
+        struct hslice t = r->hs[i];
+        r->hs[i] = r->hs[big];
+        r->hs[big] = t;
+        i = big;
+    }
+}
+
+/* Keep s if it is among the `max` longest so far (the held path's order:
+ * longest first, then earliest, then first seen). */
+static int heap_offer(rep_t *r, const slice_t *s)
+{
+    struct hslice x = { *s, r->total };
+    if (r->nhs < r->max) {
+        if (r->nhs == r->hscap) {
+            size_t nc = r->hscap ? 2 * r->hscap : 1024;
+            struct hslice *v = realloc(r->hs, (nc < r->max ? nc : r->max) * sizeof *v);
+            if (!v)
+                return -1;
+            r->hs = v;
+            r->hscap = nc < r->max ? nc : r->max;
+        }
+        size_t i = r->nhs++;            /* sift up */
+        for (; i && first_to_go(&x, &r->hs[(i - 1) / 2]); i = (i - 1) / 2)
+            r->hs[i] = r->hs[(i - 1) / 2];
+        r->hs[i] = x;
+        return 0;
+    }
+    if (first_to_go(&x, &r->hs[0]))
+        return 0;
+    r->hs[0] = x;
+    heap_down(r, 0);
+    return 0;
+}
+
+static bool cut;                        /* for cmp_kept: were slices left out? */
+
+/* The kept slices by track and start, then as select_slices leaves them
+ * (a stable sort of the longest-first order, or of the model's order). */
+static int cmp_kept(const void *pa, const void *pb)
+{
+    const struct hslice *a = pa, *b = pb;
+    if (a->s.track != b->s.track)
+        return a->s.track < b->s.track ? -1 : 1;
+    if (a->s.start != b->s.start)
+        return a->s.start < b->s.start ? -1 : 1;
+    if (cut && a->s.dur != b->s.dur)
+        return a->s.dur > b->s.dur ? -1 : 1;
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static int select_bounded(rep_t *r)
+{
+    cut = r->total > r->max;
+    if (r->nhs)
+        qsort(r->hs, r->nhs, sizeof *r->hs, cmp_kept);
+    if (!(r->sl = malloc((r->nhs + 1) * sizeof *r->sl)))
+        return -1;
+    for (size_t i = 0; i < r->nhs; i++)
+        r->sl[i] = r->hs[i].s;
+    r->nsl = r->nhs;
     return 0;
 }
 
@@ -291,9 +407,7 @@ static void meta(const rep_t *r)
     const ttr_model_t *m = r->m;
     const ttr_trace_t *t = m->t;
     FILE *f = r->out;
-    uint64_t sent = 0;
-    for (size_t i = 0; i < m->nmsgs; i++)
-        sent += m->msgs[i].send != TTR_NONE;
+    uint64_t sent = m->nsent;
     fputs("\"meta\":{\"program\":", f);
     jz(f, t->program[0] ? t->program : "?");
     fputs(",\"clock\":", f);
@@ -545,34 +659,40 @@ static void node_json(const rep_t *r, size_t n, bool by_beh)
     fputc('}', f);
 }
 
-static int graph(const rep_t *r)
+/* A sent message's edge (user messages only), counted. */
+static int graph_count(rep_t *r, const ttr_rec_t *s)
 {
-    const ttr_model_t *m = r->m;
-    const ttr_rec_t *rec = m->t->rec;
-    bool by_beh = m->nactors > GRAPH_ACTORS;
-    umap_t ex = { 0 }, nx = { 0 };
-    edge_t *e = malloc((m->nmsgs + 1) * sizeof *e);
-    size_t ne = 0, nn = 0, *nodes = NULL;
-    int rc = -1;
-    if (!e)
+    if (s->v[3] >= SYS_TYPE)
+        return 0;                     /* monitors, links: not the program's traffic */
+    size_t a = node(r, s->v[1], r->by_beh), b = node(r, s->v[2], r->by_beh);
+    size_t k = umap_get(&r->ex, (uint64_t)a << 32 | b, r->ne);
+    if (k == SIZE_MAX)
         return -1;
-    for (size_t i = 0; i < m->nmsgs; i++) {
-        if (m->msgs[i].send == TTR_NONE)
-            continue;
-        const ttr_rec_t *s = &rec[m->msgs[i].send];
-        if (s->v[3] >= SYS_TYPE)
-            continue;                 /* monitors, links: not the program's traffic */
-        size_t a = node(r, s->v[1], by_beh), b = node(r, s->v[2], by_beh);
-        size_t k = umap_get(&ex, (uint64_t)a << 32 | b, ne);
-        if (k == SIZE_MAX)
-            goto out;
-        if (k == ne)
-            e[ne++] = (edge_t){ a, b, 0 };
-        e[k].count++;
+    if (k == r->ne) {
+        if (r->ne == r->ecap) {
+            size_t nc = r->ecap ? 2 * r->ecap : 64;
+            edge_t *v = realloc(r->e, nc * sizeof *v);
+            if (!v)
+                return -1;
+            r->e = v;
+            r->ecap = nc;
+        }
+        r->e[r->ne++] = (edge_t){ a, b, 0 };
     }
-    qsort(e, ne, sizeof *e, cmp_edge_count);
+    r->e[k].count++;
+    return 0;
+}
+
+static int graph(rep_t *r)
+{
+    edge_t *e = r->e;
+    size_t ne = r->ne, nn = 0, *nodes = NULL;
+    umap_t nx = { 0 };
+    int rc = -1;
+    if (ne)
+        qsort(e, ne, sizeof *e, cmp_edge_count);
     fprintf(r->out, ",\n\"graph\":{\"by\":\"%s\",\"edges_total\":%zu,\"edges\":[",
-            by_beh ? "behaviour" : "actor", ne);
+            r->by_beh ? "behaviour" : "actor", ne);
     if (ne > MAX_EDGES)
         ne = MAX_EDGES;
     if (!(nodes = malloc((2 * ne + 1) * sizeof *nodes)))
@@ -592,16 +712,60 @@ static int graph(const rep_t *r)
     for (size_t i = 0; i < nn; i++) {
         if (i)
             fputc(',', r->out);
-        node_json(r, nodes[i], by_beh);
+        node_json(r, nodes[i], r->by_beh);
     }
     fputs("]}", r->out);
     rc = 0;
 out:
-    umap_free(&ex);
     umap_free(&nx);
-    free(e);
     free(nodes);
     return rc;
+}
+
+/* ---- pub/sub: the subjects with the most traffic ------------------------------------------ */
+
+static int cmp_traffic(const void *pa, const void *pb)
+{
+    const ttr_subject_t *a = *(const ttr_subject_t *const *)pa, *b = *(const ttr_subject_t *const *)pb;
+    uint64_t ta = a->publishes + a->deliveries, tb = b->publishes + b->deliveries;
+    if (ta != tb)
+        return ta > tb ? -1 : 1;
+    uint32_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
+    int c = n ? memcmp(a->name, b->name, n) : 0;
+    return c ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
+}
+
+/* "subjects": the TOP busiest (an empty list when the trace has no pub/sub
+ * events: the page then shows no panel); "subjects_total": how many. */
+static int subjects(const rep_t *r)
+{
+    const ttr_model_t *m = r->m;
+    FILE *f = r->out;
+    const ttr_subject_t **v = malloc((m->nsubjects + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < m->nsubjects; i++)
+        v[i] = &m->subjects[i];
+    qsort(v, m->nsubjects, sizeof *v, cmp_traffic);
+    fprintf(f, ",\n\"subjects_total\":%zu,\"subjects\":[", m->nsubjects);
+    for (size_t i = 0; i < m->nsubjects && i < TOP; i++) {
+        const ttr_subject_t *s = v[i];
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        jstr(f, s->nlen ? s->name : "", s->nlen);
+        ju(f, "pub", s->publishes, true);
+        ju(f, "del", s->deliveries, true);
+        ju(f, "reached", s->reached, true);
+        ju(f, "f50", ttr_pct(&s->fanout, 50), true);
+        ju(f, "fmax", ttr_pct(&s->fanout, 100), true);
+        ju(f, "waits", s->wait.n, true);
+        ju(f, "w50", ttr_pct(&s->wait, 50), true);
+        ju(f, "w99", ttr_pct(&s->wait, 99), true);
+        ju(f, "wmax", ttr_pct(&s->wait, 100), true);
+        fputc('}', f);
+    }
+    fputc(']', f);
+    free(v);
+    return 0;
 }
 
 /* ---- the page ---------------------------------------------------------------------------- */
@@ -614,7 +778,7 @@ static int data(rep_t *r)
     if (tracks(r) || top_actors(r))
         return -1;
     histograms(r);
-    if (graph(r))
+    if (graph(r) || subjects(r))
         return -1;
     fputs("}", r->out);
     return 0;
@@ -639,9 +803,9 @@ static int page(rep_t *r)
     return 0;
 }
 
-int cmd_report(const ttr_model_t *m, const tool_args_t *a, FILE *out)
+static int report_args(const tool_args_t *a, size_t *max_slices)
 {
-    size_t max_slices = 50000;
+    *max_slices = 50000;
     for (int i = 0; i < a->argc; i++) {
         const char *v = tool_opt(a, &i, "--max-slices");
         char *e;
@@ -650,12 +814,34 @@ int cmd_report(const ttr_model_t *m, const tool_args_t *a, FILE *out)
         unsigned long long n = strtoull(v, &e, 10);
         if (!*v || *e || n < 1 || n > 10000000)
             return tool_error("report: --max-slices wants 1..10000000, not '%s'", v);
-        max_slices = (size_t)n;
+        *max_slices = (size_t)n;
     }
-    rep_t r = { .m = m, .out = out };
+    return 0;
+}
+
+static void rep_free(rep_t *r)
+{
+    free(r->beh);
+    free(r->behname);
+    free(r->labkey);
+    umap_free(&r->labix);
+    umap_free(&r->ex);
+    free(r->e);
+    free(r->sl);
+    free(r->hs);
+    free(r->bins);
+}
+
+int cmd_report(const ttr_model_t *m, const tool_args_t *a, FILE *out)
+{
+    size_t max_slices;
+    if (report_args(a, &max_slices))
+        return 1;
+    rep_t r = { .m = m, .out = out, .by_beh = m->nactors > GRAPH_ACTORS };
     if (m->t->n) {
         r.t0 = m->t->rec[0].ts;
         r.span = m->t->rec[m->t->n - 1].ts - r.t0;
+        r.last = m->t->rec[m->t->n - 1].ts;
     }
     r.binw = r.span / NBINS + 1;     /* NBINS bins cover [0, span] */
     int rc = 0;
@@ -666,11 +852,36 @@ int cmd_report(const ttr_model_t *m, const tool_args_t *a, FILE *out)
         if (page(&r))
             rc = tool_error("out of memory");
     }
-    free(r.beh);
-    free(r.behname);
-    free(r.labkey);
-    umap_free(&r.labix);
-    free(r.sl);
-    free(r.bins);
+    rep_free(&r);
+    return rc;
+}
+
+static int report_message(void *arg, const ttr_smsg_t *g)
+{
+    return collect_one(arg, g) ? -1 : 0;
+}
+
+/* The same from a streamed trace: the model (ttr_model_stream), then the
+ * messages in the model's order, keeping the --max-slices longest slices
+ * as they come. */
+int cmd_report_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out)
+{
+    size_t max_slices;
+    if (report_args(a, &max_slices))
+        return 1;
+    const ttr_model_t *m = &l->m;
+    rep_t r = { .m = m, .out = out, .bounded = true, .max = max_slices };
+    int rc = ttr_model_stream(l, true, NULL, NULL);
+    r.by_beh = m->nactors > GRAPH_ACTORS;
+    if (l->t.n) {
+        r.t0 = l->first_ts;
+        r.span = l->last_ts - r.t0;
+        r.last = l->last_ts;
+    }
+    r.binw = r.span / NBINS + 1;
+    if (rc || behaviours(&r) || !(r.bins = calloc(m->ntracks * NBINS + 1, sizeof *r.bins)) ||
+        ttr_lite_messages(l, true, report_message, &r) || select_bounded(&r) || page(&r))
+        rc = tool_error("out of memory");
+    rep_free(&r);
     return rc;
 }

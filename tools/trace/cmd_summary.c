@@ -107,7 +107,60 @@ static row_t *actor_rows(const ttr_model_t *m)
     return rows;
 }
 
+/* Subjects by traffic (publishes + deliveries), then by name. */
+static int cmp_traffic(const void *pa, const void *pb)
+{
+    const ttr_subject_t *a = *(const ttr_subject_t *const *)pa, *b = *(const ttr_subject_t *const *)pb;
+    uint64_t ta = a->publishes + a->deliveries, tb = b->publishes + b->deliveries;
+    if (ta != tb)
+        return ta > tb ? -1 : 1;
+    uint32_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
+    int c = n ? memcmp(a->name, b->name, n) : 0;
+    return c ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
+}
+
+static const ttr_subject_t **subject_rows(const ttr_model_t *m)
+{
+    const ttr_subject_t **v = malloc((m->nsubjects + 1) * sizeof *v);
+    for (size_t i = 0; v && i < m->nsubjects; i++)
+        v[i] = &m->subjects[i];
+    if (v)
+        qsort(v, m->nsubjects, sizeof *v, cmp_traffic);
+    return v;
+}
+
 /* ---- text ------------------------------------------------------------------------ */
+
+/* The empty subject: broker batches whose frames had different subjects. */
+static void subject_name(const ttr_subject_t *s, const char **name, int *len)
+{
+    *name = s->nlen ? s->name : "(several)";
+    *len = s->nlen ? (int)s->nlen : 9;
+}
+
+static void text_subjects(const ttr_model_t *m, const ttr_subject_t **sub, bool all, FILE *out)
+{
+    size_t n = all || m->nsubjects <= TOP_ACTORS ? m->nsubjects : TOP_ACTORS;
+    fprintf(out, "\nPub/sub subjects, by traffic (%zu of %zu%s; fan-out = subscribers a publish "
+            "reached; wait = delivery sent to receive begin)\n", n, m->nsubjects,
+            n < m->nsubjects ? "; --all shows every one" : "");
+    fprintf(out, "%-24s %10s %10s %10s %10s %10s %10s %10s %10s\n", "SUBJECT", "PUBLISHES",
+            "DELIVERIES", "REACHED", "FANOUT_P50", "FANOUT_MAX", "WAIT_P50", "WAIT_P99", "WAIT_MAX");
+    for (size_t i = 0; i < n; i++) {
+        const ttr_subject_t *s = sub[i];
+        const char *name;
+        int len;
+        char b[3][32];
+        subject_name(s, &name, &len);
+        fprintf(out, "%-24.*s %10llu %10llu %10llu %10llu %10llu %10s %10s %10s\n", len, name,
+                (unsigned long long)s->publishes, (unsigned long long)s->deliveries,
+                (unsigned long long)s->reached, (unsigned long long)ttr_pct(&s->fanout, 50),
+                (unsigned long long)ttr_pct(&s->fanout, 100),
+                s->wait.n ? ttr_fmt_ns(ttr_pct(&s->wait, 50), b[0]) : "-",
+                s->wait.n ? ttr_fmt_ns(ttr_pct(&s->wait, 99), b[1]) : "-",
+                s->wait.n ? ttr_fmt_ns(ttr_pct(&s->wait, 100), b[2]) : "-");
+    }
+}
 
 static void text_header(FILE *out, bool actor)
 {
@@ -152,13 +205,11 @@ static void text_workers(const ttr_model_t *m, FILE *out)
 }
 
 static void text(const ttr_model_t *m, const char *path, const row_t *beh, size_t nbeh,
-                 const row_t *act, bool all, FILE *out)
+                 const row_t *act, const ttr_subject_t **sub, bool all, FILE *out)
 {
     const ttr_trace_t *t = m->t;
     char b[32];
-    uint64_t msgs = 0;
-    for (size_t i = 0; i < m->nmsgs; i++)
-        msgs += m->msgs[i].send != TTR_NONE;
+    uint64_t msgs = m->nsent;
     fprintf(out, "trace    %s (%s, pid %llu, %llu workers, clock %s)\n", path,
             t->program[0] ? t->program : "?", (unsigned long long)t->pid,
             (unsigned long long)t->workers, t->clock[0] ? t->clock : "?");
@@ -176,6 +227,8 @@ static void text(const ttr_model_t *m, const char *path, const row_t *beh, size_
         text_row(out, &act[i], true);
     fprintf(out, "\nWorkers and other threads (busy%% of the %s span)\n", ttr_fmt_ns(m->duration, b));
     text_workers(m, out);
+    if (m->nsubjects)                    /* only traces with pub/sub events */
+        text_subjects(m, sub, all, out);
 }
 
 /* ---- JSON -------------------------------------------------------------------------- */
@@ -207,7 +260,26 @@ static void json_row(FILE *out, const row_t *r, bool actor)
     fputc('}', out);
 }
 
-static void json(const ttr_model_t *m, const row_t *beh, size_t nbeh, const row_t *act, FILE *out)
+static void json_subjects(const ttr_model_t *m, const ttr_subject_t **sub, FILE *out)
+{
+    fputs(",\n\"subjects\":[", out);
+    for (size_t i = 0; i < m->nsubjects; i++) {
+        const ttr_subject_t *s = sub[i];
+        fputs(i ? ",\n{\"subject\":" : "\n{\"subject\":", out);
+        ttr_json_str(out, s->name ? s->name : "", s->nlen);
+        fprintf(out, ",\"publishes\":%llu,\"deliveries\":%llu,\"reached\":%llu,",
+                (unsigned long long)s->publishes, (unsigned long long)s->deliveries,
+                (unsigned long long)s->reached);
+        json_samples(out, "fanout", &s->fanout);
+        fputc(',', out);
+        json_samples(out, "wait_ns", &s->wait);
+        fputc('}', out);
+    }
+    fputc(']', out);
+}
+
+static void json(const ttr_model_t *m, const row_t *beh, size_t nbeh, const row_t *act,
+                 const ttr_subject_t **sub, FILE *out)
 {
     const ttr_trace_t *t = m->t;
     fprintf(out, "{\"trace\":{\"version\":%llu,\"program\":", (unsigned long long)t->version);
@@ -239,7 +311,9 @@ static void json(const ttr_model_t *m, const row_t *beh, size_t nbeh, const row_
                 (unsigned long long)w->stolen, (unsigned long long)w->sleeps,
                 (unsigned long long)w->wakes);
     }
-    fputs("]}\n", out);
+    fputc(']', out);
+    json_subjects(m, sub, out);
+    fputs("}\n", out);
 }
 
 int cmd_summary(const ttr_model_t *m, const char *path, const tool_args_t *a, FILE *out)
@@ -255,13 +329,15 @@ int cmd_summary(const ttr_model_t *m, const char *path, const tool_args_t *a, FI
     }
     size_t nbeh = 0;
     row_t *beh = behaviours(m, &nbeh), *act = actor_rows(m);
+    const ttr_subject_t **sub = subject_rows(m);
     int status = 0;
-    if (!beh || !act)
+    if (!beh || !act || !sub)
         status = tool_error("out of memory");
     else if (as_json)
-        json(m, beh, nbeh, act, out);
+        json(m, beh, nbeh, act, sub, out);
     else
-        text(m, path, beh, nbeh, act, all, out);
+        text(m, path, beh, nbeh, act, sub, all, out);
+    free(sub);
     for (size_t i = 0; beh && i < nbeh; i++) {
         free(beh[i].wait.v);
         free(beh[i].handle.v);

@@ -2,6 +2,10 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +133,11 @@ static int parse_header(ttr_trace_t *t, const msgpack_object *h)
 
 static int push(ttr_trace_t *t, size_t *cap, const ttr_rec_t *r)
 {
+    if (t->n >= TTR_NONE - 1) {         /* indexes are 32-bit (reader.h) */
+        snprintf(t->error, sizeof t->error, "more than %zu records: too big for this reader",
+                 TTR_NONE - 2);
+        return -1;
+    }
     if (t->n == *cap) {
         size_t nc = *cap ? *cap * 2 : 4096;
         ttr_rec_t *v = realloc(t->rec, nc * sizeof *v);
@@ -141,12 +150,51 @@ static int push(ttr_trace_t *t, size_t *cap, const ttr_rec_t *r)
     return 0;
 }
 
-static int cmp_rec(const void *pa, const void *pb)
+/* Records by (ts, position in the file): indexes into the unsorted array,
+ * whose value is that position. */
+static int cmp_ix(const void *pa, const void *pb, void *arg)
 {
-    const ttr_rec_t *a = pa, *b = pb;
-    if (a->ts != b->ts)
-        return a->ts < b->ts ? -1 : 1;
-    return a->ord < b->ord ? -1 : a->ord > b->ord;
+    const ttr_rec_t *rec = arg;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    if (rec[a].ts != rec[b].ts)
+        return rec[a].ts < rec[b].ts ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* Sort the records in place by (ts, file order), with 8 bytes of scratch
+ * per record (qsort of 64-byte records would take 16: it sorts pointers),
+ * then move each record once along the cycles of the permutation. */
+static int sort_records(ttr_trace_t *t)
+{
+    size_t n = t->n, i;
+    for (i = 1; i < n && t->rec[i - 1].ts <= t->rec[i].ts; i++)
+        ;
+    if (i >= n)
+        return 0;                       /* already in order */
+    uint32_t *p = malloc(n * sizeof *p);
+    if (!p)
+        return -1;
+    for (i = 0; i < n; i++)
+        p[i] = (uint32_t)i;
+    qsort_r(p, n, sizeof *p, cmp_ix, t->rec);
+    for (i = 0; i < n; i++) {           /* rec[j] takes rec[p[j]]; p[j] = j marks it done */
+        if (p[i] == i)
+            continue;
+        ttr_rec_t first = t->rec[i];
+        size_t j = i;
+        for (;;) {
+            size_t k = p[j];
+            p[j] = (uint32_t)j;
+            if (k == i) {
+                t->rec[j] = first;
+                break;
+            }
+            t->rec[j] = t->rec[k];
+            j = k;
+        }
+    }
+    free(p);
+    return 0;
 }
 
 /* ---- version 2: blocks of packed units ------------------------------------------
@@ -154,9 +202,14 @@ static int cmp_rec(const void *pa, const void *pb)
  * receive in progress); a block header restates that state, so a block after
  * a gap decodes too, and the gap is reported. */
 
+/* A track's sends by number k at [k-base-1]: what a short receive of one
+ * takes from it (12 bytes a send: the table grows with the trace). */
 typedef struct rd_track {
-    size_t *send;               /* rec index of the track's send number k at [k-base-1] */
+    uint64_t *to;               /* receiver; 0 if the send was lost in a gap */
+    uint32_t *type;
     uint64_t base, nsend, cap;  /* sends before the track's first block; so far */
+    uint64_t last_send_ns;      /* the latest send's ts (a deliver takes it) */
+    bool last_lost;             /* the latest send fell in a gap */
     uint64_t words;             /* words decoded: the next block's wbase */
     uint64_t last_ns;           /* keeps the track's timestamps monotonic */
     uint64_t open_id, open_pid, open_ns;   /* the receive in progress */
@@ -166,6 +219,9 @@ typedef struct rd_track {
 typedef struct rd {
     ttr_trace_t *t;
     size_t cap;                 /* of t->rec */
+    ttr_sink_t sink;            /* if set: records go here instead of t->rec */
+    void *arg;
+    uint64_t ord;               /* with a sink: records emitted (file order) */
     rd_track_t *tr;
     size_t ntr;
     FILE *warn;
@@ -205,23 +261,42 @@ static rd_track_t *rd_track(rd_t *r, uint64_t track)
 
 static void rd_free(rd_t *r)
 {
-    for (size_t i = 0; i < r->ntr; i++)
-        free(r->tr[i].send);
+    for (size_t i = 0; i < r->ntr; i++) {
+        free(r->tr[i].to);
+        free(r->tr[i].type);
+    }
     free(r->tr);
 }
 
-static int send_note(rd_track_t *tr, size_t ix)
+/* Note the track's next send (rec NULL: lost in a gap). */
+static int send_note(rd_track_t *tr, const ttr_rec_t *rec)
 {
     if (tr->nsend - tr->base == tr->cap) {
         uint64_t nc = tr->cap ? tr->cap * 2 : 1024;
-        size_t *v = realloc(tr->send, nc * sizeof *v);
-        if (!v)
+        uint64_t *to = realloc(tr->to, nc * sizeof *to);
+        if (to)
+            tr->to = to;
+        uint32_t *type = to ? realloc(tr->type, nc * sizeof *type) : NULL;
+        if (!type)
             return -1;
-        tr->send = v;
+        tr->type = type;
         tr->cap = nc;
     }
-    tr->send[tr->nsend++ - tr->base] = ix;
+    uint64_t k = tr->nsend++ - tr->base;
+    tr->to[k] = rec ? rec->v[2] : 0;
+    tr->type[k] = rec ? (uint32_t)rec->v[3] : 0;
+    tr->last_send_ns = rec ? rec->ts : 0;
+    tr->last_lost = !rec;
     return 0;
+}
+
+/* A decoded record: stored, or handed to the sink.  0 or -1 (no memory). */
+static int emit(rd_t *r, const ttr_rec_t *rec)
+{
+    if (!r->sink)
+        return push(r->t, &r->cap, rec);
+    r->t->n++;                          /* counts, for damage messages */
+    return r->sink(r->arg, rec, r->ord++) ? -1 : 0;
 }
 
 static inline uint64_t le64(const uint8_t *p)
@@ -281,7 +356,7 @@ static const char *role_str(uint64_t role, uint32_t *len)
 
 /* A pub/sub unit (n words): PUBLISH of the message in the receive, or
  * DELIVER of the track's latest send (docs/trace-format.md).  0 or -2. */
-static int pubsub_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, size_t n,
+static int pubsub_rec(const blk_t *b, rd_track_t *tr, const uint8_t *u, size_t n,
                       ttr_rec_t *rec, const char **why)
 {
     uint64_t w0 = le64(u);
@@ -310,9 +385,9 @@ static int pubsub_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u,
         *why = "corrupt event (deliver without a send)";
         return -2;
     }
-    size_t s = lost ? TTR_NONE : tr->send[k - tr->base - 1];
+    lost = lost || tr->last_lost;
     rec->kind = ACTO_TRACE_DELIVER;
-    rec->ts = s != TTR_NONE ? r->t->rec[s].ts : tr->open ? tr->open_ns : tr->last_ns;
+    rec->ts = !lost ? tr->last_send_ns : tr->open ? tr->open_ns : tr->last_ns;
     rec->v[0] = (b->track + 1) << 48 | k;
     rec->v[1] = le64(u + 8);
     return 0;
@@ -326,9 +401,9 @@ static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, s
     uint64_t w0 = le64(u), w[5] = { 0 };
     uint32_t kind = (uint32_t)(w0 & 0xff);
     if (kind == ACTO_TRACE_U_PUBLISH || kind == ACTO_TRACE_U_DELIVER) {
-        ttr_rec_t rec = { .track = (uint32_t)b->track, .ord = (uint32_t)r->t->n };
-        int rc = pubsub_rec(r, b, tr, u, n, &rec, why);
-        return rc ? rc : push(r->t, &r->cap, &rec) ? -1 : 0;
+        ttr_rec_t rec = { .track = (uint16_t)b->track };
+        int rc = pubsub_rec(b, tr, u, n, &rec, why);
+        return rc ? rc : emit(r, &rec);
     }
     if (kind >= ACTO_TRACE_U_EXT) {
         warn_kind(r, kind, "event units");
@@ -336,7 +411,7 @@ static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, s
     }
     for (size_t i = 1; i < 5 && i < n; i++)
         w[i] = le64(u + 8 * i);
-    ttr_rec_t rec = { .track = (uint32_t)b->track, .ord = (uint32_t)r->t->n };
+    ttr_rec_t rec = { .track = (uint16_t)b->track };
     bool stamped = kind != ACTO_TRACE_U_SEND && kind != ACTO_TRACE_U_DEPTH;
     if (stamped)
         rec.ts = unit_ns(r, b, tr, w0 >> 8);
@@ -384,7 +459,7 @@ static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, s
             rec.v[4] = w[2] >> 32;
         }
         rec.v[5] = tr->open ? tr->open_id : 0;
-        if (send_note(tr, r->t->n))
+        if (send_note(tr, &rec))
             return -1;
         break;
     case ACTO_TRACE_U_RECV:
@@ -403,10 +478,9 @@ static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, s
                 *why = "corrupt event (receive of a message this track did not send)";
                 return -2;
             }
-            size_t s = lost ? TTR_NONE : tr->send[k - tr->base - 1];
-            if (s != TTR_NONE) {           /* else its block was lost: reported */
-                rec.v[1] = r->t->rec[s].v[2];
-                rec.v[2] = r->t->rec[s].v[3];
+            if (!lost) {                   /* else its block was lost: reported */
+                rec.v[1] = tr->to[k - tr->base - 1];
+                rec.v[2] = tr->type[k - tr->base - 1];
             }
         }
         tr->open = true;
@@ -458,7 +532,7 @@ static int unit_rec(rd_t *r, const blk_t *b, rd_track_t *tr, const uint8_t *u, s
         *why = "corrupt event (unknown unit kind)";
         return -2;
     }
-    return push(r->t, &r->cap, &rec) ? -1 : 0;
+    return emit(r, &rec);
 }
 
 /* Set the track's state from the block header.  A block that follows the
@@ -491,7 +565,7 @@ static int blk_begin(rd_t *r, const blk_t *b, rd_track_t *tr, const char **why)
                     b->off);
     }
     while (tr->nsend < b->seq)
-        if (send_note(tr, TTR_NONE))
+        if (send_note(tr, NULL))
             return -1;
     tr->words = b->wbase;
     tr->open = b->self != 0;
@@ -612,22 +686,66 @@ static bool blk_from_partial(const ttr_trace_t *t, size_t off, blk_t *b)
     return true;
 }
 
+/* A mapped image's pages before byte `upto` are parsed: drop them from
+ * memory every RELEASE_STEP bytes.  The mapping is private and never
+ * written, so a page touched again (a behaviour name, a subject that
+ * records point to) is read back from the file. */
+#define RELEASE_STEP (16u << 20)
+
+static void release_parsed(ttr_trace_t *t, size_t upto, size_t *released)
+{
+    if (!t->mapped || upto - *released < RELEASE_STEP)
+        return;
+    size_t end = upto & ~(size_t)(RELEASE_STEP - 1);   /* page-aligned */
+    madvise(t->image + *released, end - *released, MADV_DONTNEED);
+    *released = end;
+}
+
 /* Parse records until the end or the first damage. */
-static int parse_records(ttr_trace_t *t, size_t off, FILE *warn)
+/* ttr_scan keeps the blocks (with the file position of their first record)
+ * for ttr_stream to decode again, each track's in its own order. */
+typedef struct sblk { blk_t b; uint64_t ord; bool partial; } sblk_t;
+struct ttr_blocks { sblk_t *v; size_t n, cap; };
+
+static int note_block(ttr_trace_t *t, const blk_t *b, bool partial, uint64_t ord)
+{
+    struct ttr_blocks *l = t->blocks;
+    if (!l)
+        return 0;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        sblk_t *v = realloc(l->v, nc * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = nc;
+    }
+    l->v[l->n++] = (sblk_t){ *b, ord, partial };
+    return 0;
+}
+
+static int parse_records(ttr_trace_t *t, size_t off, FILE *warn, ttr_sink_t sink, void *arg)
 {
     msgpack_zone z;
     if (!msgpack_zone_init(&z, 4096))
         return -1;
-    rd_t rd = { .t = t, .warn = warn };
+    rd_t rd = { .t = t, .warn = warn, .sink = sink, .arg = arg };
     int rc = 0;
+    size_t released = 0;
     while (off < t->size) {
         size_t start = off;
+        release_parsed(t, start, &released);
         msgpack_object o;
         msgpack_zone_clear(&z);
         msgpack_unpack_return u = msgpack_unpack(t->image, t->size, &off, &z, &o);
         if (u == MSGPACK_UNPACK_CONTINUE) {
             blk_t b;
-            if (blk_from_partial(t, start, &b) && (rc = blk_decode(&rd, &b, true)) != 0) {
+            bool part = blk_from_partial(t, start, &b);
+            if (part && note_block(t, &b, true, rd.ord)) {
+                rc = -1;
+                break;
+            }
+            if (part && (rc = blk_decode(&rd, &b, true)) != 0) {
                 rc = rc == -2 ? 0 : rc;
                 break;
             }
@@ -649,12 +767,15 @@ static int parse_records(ttr_trace_t *t, size_t off, FILE *warn)
             damage(t, start, "corrupt record (not [kind, ts, track, ...])");
             break;
         }
-        ttr_rec_t r = { .ts = a->ptr[1].via.u64, .kind = (uint32_t)a->ptr[0].via.u64,
-                        .track = (uint32_t)a->ptr[2].via.u64, .ord = (uint32_t)t->n };
-        if (r.kind == ACTO_TRACE_BLOCK) {
+        uint32_t kind = (uint32_t)a->ptr[0].via.u64;
+        if (kind == ACTO_TRACE_BLOCK) {
             blk_t b;
             if (!blk_from_obj(t, a, &b)) {
                 damage(t, start, "corrupt record (fields do not match its kind)");
+                break;
+            }
+            if (note_block(t, &b, false, rd.ord)) {
+                rc = -1;
                 break;
             }
             if ((rc = blk_decode(&rd, &b, false)) != 0) {
@@ -663,30 +784,37 @@ static int parse_records(ttr_trace_t *t, size_t off, FILE *warn)
             }
             continue;
         }
-        const char *spec = kind_fields(r.kind);
+        const char *spec = kind_fields(kind);
         if (!spec) {
-            warn_kind(&rd, r.kind, "records");
+            warn_kind(&rd, kind, "records");
             continue;
         }
+        if (a->ptr[2].via.u64 >= 0xffff) {   /* tracks are below 65535 */
+            damage(t, start, "corrupt record (track)");
+            break;
+        }
+        ttr_rec_t r = { .ts = a->ptr[1].via.u64, .kind = (uint8_t)kind,
+                        .track = (uint16_t)a->ptr[2].via.u64 };
         if (!fill(&r, a, spec)) {
             damage(t, start, "corrupt record (fields do not match its kind)");
             break;
         }
-        if (push(t, &rd.cap, &r)) {
+        t->streamable = false;          /* a version-1 record: no blocks to merge */
+        if (emit(&rd, &r)) {
             rc = -1;
             break;
         }
     }
     msgpack_zone_destroy(&z);
     rd_free(&rd);
-    if (rc)
+    if (!rc && !sink && (rc = sort_records(t)) != 0)
+        t->error[0] = 0;
+    if (rc && !t->error[0])             /* else push said why */
         snprintf(t->error, sizeof t->error, "out of memory");
-    else if (t->n > 1)
-        qsort(t->rec, t->n, sizeof *t->rec, cmp_rec);
     return rc;
 }
 
-static int load_image(ttr_trace_t *t, FILE *warn)
+static int load_image(ttr_trace_t *t, FILE *warn, ttr_sink_t sink, void *arg)
 {
     if (t->size < 8 || memcmp(t->image, ACTO_TRACE_MAGIC, 8) != 0) {
         snprintf(t->error, sizeof t->error, "not an acto trace (bad magic)");
@@ -707,7 +835,7 @@ static int load_image(ttr_trace_t *t, FILE *warn)
         rc = -1;
     }
     msgpack_zone_destroy(&z);
-    return rc ? rc : parse_records(t, off, warn);
+    return rc ? rc : parse_records(t, off, warn, sink, arg);
 }
 
 int ttr_load_mem(ttr_trace_t *t, const void *buf, size_t len, FILE *warn)
@@ -719,12 +847,38 @@ int ttr_load_mem(ttr_trace_t *t, const void *buf, size_t len, FILE *warn)
     }
     memcpy(t->image, buf, len);
     t->size = len;
-    return load_image(t, warn);
+    return load_image(t, warn, NULL, NULL);
 }
 
-int ttr_load(ttr_trace_t *t, const char *path, FILE *warn)
+/* Map a regular file read-only: its pages are the page cache's, which the
+ * parse releases behind itself (release_parsed) so that a big trace does
+ * not stay resident.  0, or -1 to read it instead (not a regular file,
+ * empty, or mmap refused). */
+static int map_file(ttr_trace_t *t, const char *path)
 {
-    memset(t, 0, sizeof *t);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size <= SIZE_MAX)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+    t->image = p;
+    t->size = (size_t)st.st_size;
+    t->mapped = true;
+    return 0;
+}
+
+/* The file's bytes: mapped, or read when it cannot be (a pipe). */
+static int open_image(ttr_trace_t *t, const char *path)
+{
+    if (map_file(t, path) == 0)
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(t->error, sizeof t->error, "cannot open: %s", strerror(errno));
@@ -752,12 +906,185 @@ int ttr_load(ttr_trace_t *t, const char *path, FILE *warn)
     }
     t->image = img;
     t->size = n;
-    return load_image(t, warn);
+    return 0;
+}
+
+int ttr_load(ttr_trace_t *t, const char *path, FILE *warn)
+{
+    memset(t, 0, sizeof *t);
+    return open_image(t, path) ? -1 : load_image(t, warn, NULL, NULL);
+}
+
+int ttr_scan(ttr_trace_t *t, const char *path, FILE *warn, ttr_sink_t sink, void *arg)
+{
+    memset(t, 0, sizeof *t);
+    if (open_image(t, path))
+        return -1;
+    if (!(t->blocks = calloc(1, sizeof *t->blocks))) {
+        snprintf(t->error, sizeof t->error, "out of memory");
+        return -1;
+    }
+    t->streamable = true;
+    return load_image(t, warn, sink, arg);
+}
+
+/* ---- ttr_stream: the records in time order, decoded as the merge needs them ----------
+ * Each track's records come out of its blocks in its own order, which is
+ * time order except inside a receive: a send (or depth, publish, deliver)
+ * carries the receive's begin, earlier than a spawn before it in the same
+ * receive.  So each track keeps a small queue sorted by (ts, file position),
+ * and its head may go out once no record still to come on that track can
+ * sort before it: every later record of the track has ts >= its bound (the
+ * open receive's begin, else the track's latest time; unit_ns never goes
+ * below that).  The merge then takes the smallest head of all tracks, each
+ * of which is final: the same order as ttr_load's sort. */
+
+typedef struct srec { ttr_rec_t r; uint64_t ord; } srec_t;
+
+typedef struct squeue {
+    srec_t *v;
+    size_t head, n, cap;        /* v[head..n) sorted by (ts, ord) */
+    size_t *blk, nblk, next;    /* the track's blocks (indexes into blocks), in file order */
+} squeue_t;
+
+typedef struct smerge {
+    const ttr_trace_t *t;
+    ttr_trace_t scratch;        /* for the decoder: header copy; damage goes nowhere */
+    rd_t rd;
+    squeue_t *q;
+    size_t nq;
+} smerge_t;
+
+static bool srec_less(const srec_t *a, const srec_t *b)
+{
+    return a->r.ts != b->r.ts ? a->r.ts < b->r.ts : a->ord < b->ord;
+}
+
+/* The decoder's sink: into the record's track queue, in order. */
+static int squeue_put(void *arg, const ttr_rec_t *r, uint64_t ord)
+{
+    smerge_t *sm = arg;
+    squeue_t *q = &sm->q[r->track];
+    if (q->n == q->cap && q->head) {    /* slide down before growing */
+        memmove(q->v, q->v + q->head, (q->n - q->head) * sizeof *q->v);
+        q->n -= q->head;
+        q->head = 0;
+    }
+    if (q->n == q->cap) {
+        size_t nc = q->cap ? q->cap * 2 : 1024;
+        srec_t *v = realloc(q->v, nc * sizeof *v);
+        if (!v)
+            return -1;
+        q->v = v;
+        q->cap = nc;
+    }
+    srec_t x = { *r, ord };
+    size_t i = q->n++;
+    for (; i > q->head && srec_less(&x, &q->v[i - 1]); i--)
+        q->v[i] = q->v[i - 1];
+    q->v[i] = x;
+    return 0;
+}
+
+/* Drop a decoded block's whole pages from memory (read back if touched). */
+static void release_block(const ttr_trace_t *t, const blk_t *b)
+{
+    uintptr_t pg = 4096, lo = ((uintptr_t)b->data + pg - 1) & ~(pg - 1);
+    uintptr_t hi = ((uintptr_t)b->data + b->len) & ~(pg - 1);
+    if (t->mapped && hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Decode track k's blocks until its head may go out or it has no more.
+ * 0 or -1 (no memory). */
+static int squeue_fill(smerge_t *sm, size_t k)
+{
+    squeue_t *q = &sm->q[k];
+    for (;;) {
+        if (q->next == q->nblk)
+            return 0;                   /* all decoded: every record is final */
+        const rd_track_t *tr = k < sm->rd.ntr ? &sm->rd.tr[k] : NULL;
+        uint64_t bound = !tr ? 0 : tr->open ? tr->open_ns : tr->last_ns;
+        if (q->head < q->n && tr && tr->seen && q->v[q->head].r.ts <= bound)
+            return 0;
+        const sblk_t *sb = &sm->t->blocks->v[q->blk[q->next++]];
+        sm->rd.ord = sb->ord;
+        int rc = blk_decode(&sm->rd, &sb->b, sb->partial);
+        if (rc == -1)
+            return -1;                  /* -2: the damage ttr_scan found: it ends here */
+        release_block(sm->t, &sb->b);
+    }
+}
+
+static int smerge_init(smerge_t *sm, const ttr_trace_t *t)
+{
+    *sm = (smerge_t){ .t = t, .scratch = *t };
+    sm->scratch.rec = NULL;
+    sm->scratch.n = 0;
+    sm->scratch.damaged = false;
+    sm->rd = (rd_t){ .t = &sm->scratch, .sink = squeue_put, .arg = sm };
+    const struct ttr_blocks *l = t->blocks;
+    for (size_t i = 0; i < l->n; i++)         /* a track >= 0xffff is damage: no records */
+        if (l->v[i].b.track < 0xffff && l->v[i].b.track + 1 > sm->nq)
+            sm->nq = (size_t)l->v[i].b.track + 1;
+    if (!(sm->q = calloc(sm->nq + 1, sizeof *sm->q)))
+        return -1;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].b.track >= 0xffff)
+            continue;
+        squeue_t *q = &sm->q[l->v[i].b.track];
+        size_t *v = realloc(q->blk, (q->nblk + 1) * sizeof *v);
+        if (!v)
+            return -1;
+        q->blk = v;
+        q->blk[q->nblk++] = i;
+    }
+    return 0;
+}
+
+static void smerge_free(smerge_t *sm)
+{
+    for (size_t i = 0; sm->q && i < sm->nq; i++) {
+        free(sm->q[i].v);
+        free(sm->q[i].blk);
+    }
+    free(sm->q);
+    rd_free(&sm->rd);
+}
+
+int ttr_stream(const ttr_trace_t *t, ttr_sink_t sink, void *arg)
+{
+    if (!t->blocks || !t->streamable)
+        return -1;
+    smerge_t sm;
+    int rc = smerge_init(&sm, t);
+    for (size_t k = 0; rc == 0 && k < sm.nq; k++)
+        rc = squeue_fill(&sm, k);
+    while (rc == 0) {
+        size_t best = SIZE_MAX;
+        for (size_t k = 0; k < sm.nq; k++)
+            if (sm.q[k].head < sm.q[k].n &&
+                (best == SIZE_MAX || srec_less(&sm.q[k].v[sm.q[k].head], &sm.q[best].v[sm.q[best].head])))
+                best = k;
+        if (best == SIZE_MAX)
+            break;
+        const srec_t *x = &sm.q[best].v[sm.q[best].head++];
+        if ((rc = sink(arg, &x->r, x->ord)) == 0)
+            rc = squeue_fill(&sm, best);
+    }
+    smerge_free(&sm);
+    return rc;
 }
 
 void ttr_free(ttr_trace_t *t)
 {
     free(t->rec);
-    free(t->image);
+    if (t->blocks)
+        free(t->blocks->v);
+    free(t->blocks);
+    if (t->mapped)
+        munmap(t->image, t->size);
+    else
+        free(t->image);
     memset(t, 0, sizeof *t);
 }

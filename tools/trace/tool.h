@@ -23,6 +23,11 @@ int cmd_flow(const ttr_model_t *m, const tool_args_t *a, FILE *out);
 int cmd_graph(const ttr_model_t *m, const tool_args_t *a, FILE *out);
 int cmd_export(const ttr_model_t *m, const tool_args_t *a, FILE *out);
 int cmd_report(const ttr_model_t *m, const tool_args_t *a, FILE *out);
+/* messages, export and graph on a streamed trace (little memory). */
+int cmd_messages_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out);
+int cmd_export_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out);
+int cmd_graph_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out);
+int cmd_report_stream(ttr_lite_t *l, const tool_args_t *a, FILE *out);
 /* top reads no trace: it talks to a live runtime (argv: its options). */
 int cmd_top(int argc, char **argv);
 
