@@ -5,9 +5,8 @@
  * Invariants (each actor's state is touched only by its own callbacks):
  *  N1 A socket actor has at most one px_sendv in flight (`sending`); later
  *     writes wait in `pend`, in order, and go out as ONE send when it
- *     completes.  One send at a time is what keeps bytes in order: the
- *     proactor resubmits short writes itself, so two sends in flight on
- *     one fd could interleave.
+ *     completes.  One send at a time coalesces writes into few system
+ *     calls; the order of the bytes the proactor keeps anyway (P8).
  *  N2 Queued bytes (inflight + pend_len) exceed high_water only through a
  *     single write accepted into an empty queue.
  *  N3 Exactly one receive (`rx`, a multishot recv re-armed when it ends) is

@@ -1,6 +1,6 @@
 /* runtime/proactor.c - the proactor core: records, commands from other
  * threads, completion messages, timers, backend choice.  The invariants
- * P1..P7 are in proactor.h; the backends are proactor_uring.c and
+ * P1..P8 are in proactor.h; the backends are proactor_uring.c and
  * proactor_epoll.c. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -188,6 +188,14 @@ void px_thread_end(acto_px_t *px)
 {
     if (!px->live)
         return;
+    /* P7 for the sends waiting behind another (P8): the backend ends only
+     * what it holds.  Ending one starts nothing (the oldest send of its fd
+     * is with the backend, not waiting), so the walk is safe. */
+    for (px_op_t *op = px->all, *next; op; op = next) {
+        next = op->anext;
+        if (op->state == OP_WAITING)
+            px_deliver(px, op, -ECANCELED, false, NULL, 0);
+    }
     px->ops->stop(px);
     px->live = false;
 }
@@ -248,7 +256,48 @@ void px_deliver(acto_px_t *px, px_op_t *op, int64_t res, bool more, const void *
         px_op_done(px, op);
 }
 
+/* The oldest unfinished send of f (f->ops is newest first), or NULL. */
+static px_op_t *oldest_send(px_fd_t *f)
+{
+    px_op_t *last = NULL;
+    for (px_op_t *p = f->ops; p; p = p->fnext)
+        if (p->kind == PX_SEND)
+            last = p;
+    return last;
+}
+
+static void op_retire(acto_px_t *px, px_op_t *op, bool next_send);
+
+/* P8: a send of f ended; hand the backend the next one.  Invariant: of
+ * f's unfinished sends only the oldest may be with the backend, the rest
+ * are OP_WAITING.  One cancelled from another thread (its command not run
+ * yet) ends here silently (P4); the command then finds it done.  While f
+ * is being closed nothing starts: the close's cancel pass ends the waiting
+ * sends (px_cancel_fd_ops runs only with f->closed set), so nothing here
+ * unlinks an op that pass has still to visit. */
+static void tx_next(acto_px_t *px, px_fd_t *f)
+{
+    px_op_t *op;
+    while (!f->closed && (op = oldest_send(f)) && op->state == OP_WAITING) {
+        if (!px_op_cancelled(op)) {
+            op->state = OP_QUEUED;
+            if (px->ops->flush_each_turn)
+                px->w->io_flush = true;
+            px->ops->submit(px, op);
+            return;
+        }
+        op_retire(px, op, false);
+    }
+}
+
 void px_op_done(acto_px_t *px, px_op_t *op)
+{
+    op_retire(px, op, true);
+}
+
+/* Finish a record.  next_send: a send that ends lets the next one of its
+ * fd go (P8); false only from tx_next itself, which loops instead. */
+static void op_retire(acto_px_t *px, px_op_t *op, bool next_send)
 {
     if (op->state == OP_DONE)
         return;
@@ -269,12 +318,24 @@ void px_op_done(acto_px_t *px, px_op_t *op)
         free(op->buf);
         op->buf = NULL;
     }
+    if (next_send && op->kind == PX_SEND)
+        tx_next(px, f);            /* f is alive: op still counts in f->nrefs */
     bool counted = !f->daemon;     /* P6; read before f may be freed */
     if (at_faa_u32(&f->nrefs, (uint32_t)-1) == 1 && f->closed)
         fd_unlist_free(px, f);
     if (counted)
         acto_runtime_unref(px->rt);    /* P6 */
     op_unref(op);                  /* P1: the proactor's reference */
+}
+
+/* Cancel on the owner thread, after the caller set the flag: a waiting
+ * send (P8) is not with the backend, so it ends here, silently (P4). */
+static void op_cancel_here(acto_px_t *px, px_op_t *op)
+{
+    if (op->state == OP_WAITING)
+        px_op_done(px, op);
+    else if (op->state != OP_DONE)
+        px->ops->cancel(px, op);
 }
 
 void px_cancel_fd_ops(acto_px_t *px, px_fd_t *f, px_op_t *except)
@@ -284,7 +345,7 @@ void px_cancel_fd_ops(acto_px_t *px, px_fd_t *f, px_op_t *except)
         if (op == except)
             continue;
         px_op_flag(op, OPF_CANCELLED);
-        px->ops->cancel(px, op);
+        op_cancel_here(px, op);
     }
 }
 
@@ -350,6 +411,15 @@ static void op_link(acto_px_t *px, px_op_t *op)
     px->all = op;
 }
 
+/* Is an older send of op's fd unfinished?  (op_link put op first.) */
+static bool send_ahead(const px_op_t *op)
+{
+    for (const px_op_t *p = op->fnext; p; p = p->fnext)
+        if (p->kind == PX_SEND)
+            return true;
+    return false;
+}
+
 static void op_submit_local(acto_px_t *px, px_op_t *op)
 {
     /* A close got here first (an op from another thread that was still in
@@ -366,6 +436,8 @@ static void op_submit_local(acto_px_t *px, px_op_t *op)
         px_op_done(px, op);
     else if (px_op_stopped(op))    /* stopped before it started: P4' */
         px_deliver(px, op, -ECANCELED, false, NULL, 0);
+    else if (op->kind == PX_SEND && send_ahead(op))
+        op->state = OP_WAITING;    /* P8: goes when the sends before it end */
     else
         px->ops->submit(px, op);
 }
@@ -389,8 +461,7 @@ static void run_cmds(acto_px_t *px)
             op_submit_local(px, c->op);
             break;
         case CMD_CANCEL:
-            if (c->op->state != OP_DONE)
-                px->ops->cancel(px, c->op);
+            op_cancel_here(px, c->op);
             op_unref(c->op);       /* the command's reference */
             break;
         case CMD_TIMER_START:
@@ -541,6 +612,9 @@ static int op_start(acto_ctx_t *ctx, px_op_t *op, px_op_t **out)
     if (counted)
         acto_runtime_ref(px->rt);
     if (px_local(ctx, px)) {
+        /* Ops this actor queued as commands from another thread (before
+         * it moved here) go first: its sends keep their order (P8). */
+        run_cmds(px);
         op_submit_local(px, op);
         return 0;
     }
@@ -677,7 +751,9 @@ static int op_cancel(acto_ctx_t *ctx, px_op_t *op)
 {
     acto_px_t *px = op->f->px;
     if (px_local(ctx, px)) {
-        if (op->state == OP_QUEUED || op->state == OP_INFLIGHT) {
+        if (op->state == OP_WAITING) {
+            px_op_done(px, op);    /* P8: never reached the backend */
+        } else if (op->state == OP_QUEUED || op->state == OP_INFLIGHT) {
             px->ops->cancel(px, op);
             if (px->ops->flush_each_turn)
                 px->w->io_flush = true;

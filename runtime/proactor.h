@@ -32,7 +32,9 @@
  *  P3 Only the proactor's own worker thread touches the ring/epoll set, a
  *     record's backend fields and the fd's op list.  Other threads (an actor
  *     that migrated, a foreign thread) hand their requests over through the
- *     proactor's command queue (mutex) and wake it.
+ *     proactor's command queue (mutex) and wake it.  The owner runs the
+ *     queued commands before an op submitted on its own thread, so an
+ *     actor's ops keep their order when it moves to the fd's worker.
  *  P4 After px_cancel (or px_close) no new message is sent for that op; a
  *     message already sent may still be in the mailbox, which is why every
  *     completion carries the caller's tag.
@@ -62,6 +64,15 @@
  *     proactor (owners get res = -ECANCELED, queued for the next run) and
  *     closes its ring: a SINGLE_ISSUER ring belongs to one thread, and each
  *     run has new threads.  Armed timers stay armed across runs.
+ *  P8 Sends on one fd reach the socket in the order they were submitted.
+ *     A send can end short of room, and neither backend keeps two of them
+ *     in order by itself (epoll would try a new one at once, the kernel
+ *     would issue a new SQE while a short one waits to be re-armed), so the
+ *     core gives a backend one send of an fd at a time: of the fd's
+ *     unfinished sends only the oldest is with the backend; the others
+ *     wait (OP_WAITING) and the next goes when the one before finishes.
+ *     A waiting send is cancelled or closed like any op (P4: no message)
+ *     and ends with -ECANCELED when the run ends (P7).
  */
 #ifndef ACTO_PROACTOR_H
 #define ACTO_PROACTOR_H
@@ -175,8 +186,9 @@ int  px_recv(acto_ctx_t *ctx, px_fd_t *f, size_t max, bool multishot, uint64_t t
  * or more (P4''); the owner submits a new one to go on.  burst: 1 KiB ..
  * 65535 KiB, rounded up to whole KiB; ACTO_EINVAL otherwise. */
 int  px_recv_bounded(acto_ctx_t *ctx, px_fd_t *f, size_t burst, uint64_t tag, px_op_t **out);
-/* Send all the bytes of iov[0..n) (copied now) in order; the completion
- * comes once all are sent (res = total) or on the first error. */
+/* Send all the bytes of iov[0..n) (copied now) in order, after those of
+ * every earlier send on f (P8); the completion comes once all are sent
+ * (res = total) or on the first error. */
 int  px_sendv(acto_ctx_t *ctx, px_fd_t *f, const struct iovec *iov, int n, uint64_t tag,
               px_op_t **out);
 /* Cancel every op of f, close the fd, deliver one PX_CLOSE, and give up

@@ -7,7 +7,9 @@
  * message sent later, as with io_uring); if the system call would block,
  * the record waits on its fd's read or write queue and the fd is
  * registered (level-triggered) for exactly the events its queues need.  A
- * ready fd runs its queues in order, so sends on one fd stay in order.
+ * ready fd runs its queues in order.  A new op is tried without looking
+ * at its fd's queues, which is why the core gives us one send of an fd at
+ * a time (P8): a send tried while an older one waits would overtake it.
  *
  * Every op of an fd is in this proactor (P3), so closing cancels them all
  * here, removes the fd from the epoll set, and closes it.

@@ -12,8 +12,9 @@
 
 enum { PX_BACKEND_URING = ACTO_BACKEND_URING, PX_BACKEND_EPOLL = ACTO_BACKEND_EPOLL };
 
-/* Where a record is (owner thread only). */
-enum { OP_NEW, OP_QUEUED, OP_INFLIGHT, OP_DONE };
+/* Where a record is (owner thread only).  OP_WAITING: a send behind an
+ * earlier unfinished send of its fd, not yet given to the backend (P8). */
+enum { OP_NEW, OP_QUEUED, OP_INFLIGHT, OP_DONE, OP_WAITING };
 
 struct px_fd {
     int fd;
