@@ -415,7 +415,8 @@ static void system_msg(acto_ctx_t *ctx, acto_actor_t *a, acto_msg_t *m)
     msg_free(ctx, m);
 }
 
-/* Run one turn of `a` on this worker: up to `batch` messages, then either
+/* Run one turn of `a` on this worker: up to `batch` messages (fewer when
+ * the worker's time bound is due, internal.h), then either
  * give the actor up (mailbox empty) or put it at the back of the queue.
  * Two copies (inspect on and off) so inspection off costs one branch per
  * turn; with it on the turn is timed and counted before the actor is given
@@ -428,6 +429,10 @@ static inline __attribute__((always_inline)) void turn(acto_ctx_t *ctx, acto_act
     uint64_t *popped = insp ? insp_popped(ctx, a) : NULL;
     ctx->self = a;
     for (n = 0; n < batch; n++) {
+        /* The worker's time bound (internal.h): end the turn early, as if
+         * the batch were spent, so worker_turn reaps. */
+        if (ACTO_UNLIKELY(n % TURN_POLL_MSGS == 0 && n > 0) && worker_poll_due(ctx->w))
+            break;
         acto_mnode_t *node = mbox_pop(&a->mb);
         if (!node)
             break;

@@ -203,6 +203,8 @@ struct acto_worker {
     acto_actor_t *pend_to;
     acto_mnode_t *pend_first, *pend_last;
     bool io_flush;                 /* the proactor has submissions queued */
+    uint64_t poll_due;             /* worker_clock_ns() of the next time-bound reap */
+    uint64_t poll_msgs;            /* ctx.messages at the last look at the clock */
 } __attribute__((aligned(ACTO_CACHELINE)));
 
 /* ---- the runtime ---------------------------------------------------------- */
@@ -390,9 +392,28 @@ void worker_sleep(acto_worker_t *w, int64_t timeout_ns);
 void worker_wake(acto_worker_t *w);
 unsigned worker_io(acto_worker_t *w);          /* reap completions (outside epoch) */
 void worker_turn_io(acto_worker_t *w, unsigned turns);
-/* After each actor turn (in epoch): submit what the turn queued, and reap
- * every WORKER_REAP_TURNS turns so a busy worker leaves no completion
- * waiting.  Inline: a turn that did no I/O pays one load and a branch.
+/* The time bound (issue 3): a worker reaps at least every WORKER_POLL_NS
+ * of busy time, however long its turns are, so one actor flooded with
+ * messages (or with slow handlers) cannot hold back the timers and I/O
+ * completions of the other actors on its worker.  The clock is read once
+ * per TURN_POLL_MSGS messages the worker handles: between turns
+ * (worker_turn, by the worker's message count) and inside a long turn,
+ * which ends early when the bound is due (actor.c), so a reap follows.
+ * So a due timer waits at most WORKER_POLL_NS + one clock resolution +
+ * about TURN_POLL_MSGS handlers, whatever the batch size.  The clock is
+ * CLOCK_MONOTONIC_COARSE: a vDSO read of a few ns with no TSC calibration;
+ * its resolution is one kernel tick (1..4 ms), which rounds the budget up. */
+#define WORKER_POLL_NS 1000000u
+#define TURN_POLL_MSGS 8u
+uint64_t worker_clock_ns(void);
+static inline bool worker_poll_due(const acto_worker_t *w)
+{
+    return worker_clock_ns() >= w->poll_due;
+}
+/* After each actor turn (in epoch): submit what the turn queued; reap
+ * every WORKER_REAP_TURNS turns, and when the time bound above is due, so
+ * a busy worker leaves no completion waiting.  Inline: a turn that did no
+ * I/O pays a few loads and branches.
  * Quiet-worker rule (issue 3): a reap enters the kernel only if the kernel
  * has something of this proactor's: SQEs to submit, an fd registered with
  * epoll (an op waiting for readiness), or io_uring completions it holds
@@ -401,12 +422,13 @@ void worker_turn_io(acto_worker_t *w, unsigned turns);
  * a vDSO clock read) are looked at in user space.  So a busy worker with
  * no I/O outstanding makes no system call, while one with I/O outstanding
  * still reaps it, and due timers still fire, within WORKER_REAP_TURNS
- * turns.  Reaping only between turns keeps W3 (sched.c): no delivery
- * while PARKED. */
+ * turns or the time bound, whichever comes first.  Reaping only between
+ * turns keeps W3 (sched.c): no delivery while PARKED. */
 #define WORKER_REAP_TURNS 16
 static inline void worker_turn(acto_worker_t *w, unsigned turns)
 {
-    if (ACTO_UNLIKELY(w->io_flush) || turns % WORKER_REAP_TURNS == 0)
+    if (ACTO_UNLIKELY(w->io_flush) || turns % WORKER_REAP_TURNS == 0 ||
+        w->ctx.messages - w->poll_msgs >= TURN_POLL_MSGS)
         worker_turn_io(w, turns);
 }
 int  worker_io_start(acto_worker_t *w);        /* ACTO_ESYS: the run must fail */

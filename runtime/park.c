@@ -49,23 +49,39 @@ void worker_wake(acto_worker_t *w)
  * section a worker holds while it runs actors: deliveries are sends). */
 unsigned worker_io(acto_worker_t *w)
 {
+    w->poll_due = worker_clock_ns() + WORKER_POLL_NS;   /* a poll: the bound restarts */
     ck_epoch_begin(w->ctx.epoch, NULL);
     unsigned n = px_reap(w->px);
     ck_epoch_end(w->ctx.epoch, NULL);
     return n;
 }
 
-/* worker_turn (internal.h) decided there is something to do. */
+uint64_t worker_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* worker_turn (internal.h) decided there is something to do: a reap by
+ * time (which restarts the time bound) or by turn count, else a flush. */
 void worker_turn_io(acto_worker_t *w, unsigned turns)
 {
-    if (turns % WORKER_REAP_TURNS == 0)
+    w->poll_msgs = w->ctx.messages;
+    uint64_t now = worker_clock_ns();
+    if (now >= w->poll_due) {
+        w->poll_due = now + WORKER_POLL_NS;
         px_reap(w->px);
-    else
+    } else if (turns % WORKER_REAP_TURNS == 0) {
+        px_reap(w->px);
+    } else {
         px_flush(w->px);
+    }
 }
 
 int worker_io_start(acto_worker_t *w)
 {
+    w->poll_due = worker_clock_ns() + WORKER_POLL_NS;
     return px_thread_start(w->px);
 }
 

@@ -156,9 +156,11 @@ static void test_stop_from_actor(void **state)
         assert_int_equal(acto_send_u64(root, p, MSG_SEQ, i), 0);
     tu_run(rt);
     assert_int_equal(s.stop_rc, 0);
-    /* run returned once the turn that called stop was over (turns here are
-     * 64 messages: 0-63, 64-127); the rest is still queued, not lost */
-    assert_true(s.next == 128);
+    /* run returned once the turn that called stop (at message 99) was over:
+     * turns here are 64 messages (0-63, 64-127), or fewer, ending after a
+     * multiple of 8, when the worker's 1 ms time bound is due (internal.h);
+     * the rest is still queued, not lost */
+    assert_true(s.next >= 100 && s.next < 100 + 64 && s.next % 8 == 0);
     uint64_t first = s.next;
     assert_true(tu_stats(rt).dead_letters == 0);
     tu_run(rt);                           /* continues where it stopped */
