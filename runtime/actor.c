@@ -211,7 +211,7 @@ int actor_spawn(acto_ctx_t *ctx, const acto_behavior_t *beh, const void *arg, ui
     if (ACTO_UNLIKELY(ctx->rt->insp))
         insp_spawn(ctx->rt, idx, beh);   /* K4: before the pid is published */
     at_store_u64(&a->pid, pid);
-    ctx->spawned += !(a->flags & ACTOR_F_DAEMON);   /* stats count the user's actors */
+    ctr_add(&ctx->spawned, !(a->flags & ACTOR_F_DAEMON));   /* stats count the user's actors */
     if (ACTO_UNLIKELY(ctx->tr))
         trace_spawn(ctx, pid, beh->name);
 
@@ -266,7 +266,7 @@ static void drain(acto_ctx_t *ctx, acto_actor_t *a, acto_pid_t dead, bool notify
         else if (notify && m->type == SYS_LINK && msg_scan_sys(m, &p, NULL, NULL) == 0)
             msg_send_sys(ctx, dead, p, SYS_LINK_EXIT, dead, ACTO_EXIT_NOPROC, 0, 2);
         else if (m->type < SYS_MONITOR)
-            ctx->dead_letters++;
+            ctr_add(&ctx->dead_letters, 1);
         msg_drop(ctx, m);                 /* an accepted fd in it is closed */
     }
     if (ACTO_UNLIKELY(ctx->rt->insp) && popped)
@@ -320,7 +320,7 @@ void actor_exit(acto_ctx_t *ctx, acto_actor_t *a, int64_t reason)
         ext_free(e);
     }
     state_free(ctx, a);
-    ctx->exited += !(a->flags & ACTOR_F_DAEMON);
+    ctr_add(&ctx->exited, !(a->flags & ACTOR_F_DAEMON));
     defer_cleanup(ctx, a);
 }
 
@@ -452,7 +452,7 @@ static inline __attribute__((always_inline)) void turn(acto_ctx_t *ctx, acto_act
         if (ACTO_UNLIKELY(ctx->exit_req)) {
             ctx->exit_req = false;
             if (!insp || !(a->flags & ACTOR_F_DAEMON))   /* daemons exist only with insp */
-                ctx->messages += n + 1;
+                ctr_add(&ctx->messages, n + 1);
             if (insp)
                 insp_turn(ctx, a, n + 1, t0);
             actor_finish(ctx, a, ctx->exit_reason);
@@ -461,7 +461,7 @@ static inline __attribute__((always_inline)) void turn(acto_ctx_t *ctx, acto_act
         }
     }
     if (!insp || !(a->flags & ACTOR_F_DAEMON))
-        ctx->messages += n;
+        ctr_add(&ctx->messages, n);
     ctx->self = NULL;
     if (insp)
         insp_turn(ctx, a, n, t0);
@@ -502,7 +502,7 @@ void actor_shutdown_all(acto_runtime_t *rt)
         if (ACTO_UNLIKELY(ctx->tr))
             trace_exit(ctx, a->pid, ACTO_EXIT_SHUTDOWN);
         at_store_u64(&a->pid, 0);
-        ctx->exited += !(a->flags & ACTOR_F_DAEMON);
+        ctr_add(&ctx->exited, !(a->flags & ACTOR_F_DAEMON));
     }
     /* Pass 2: drop what is left. */
     for (uint64_t i = 0; i < hwm; i++) {

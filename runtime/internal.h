@@ -24,6 +24,12 @@
 typedef struct acto_worker acto_worker_t;
 typedef struct acto_actor acto_actor_t;
 
+/* A counter one thread adds to while others may read it mid-run: the
+ * owner's relaxed store of the new value (a plain add on x86) and relaxed
+ * loads elsewhere, so a mid-run snapshot is no data race. */
+static inline void ctr_add(uint64_t *c, uint64_t n) { at_store_u64_rlx(c, *c + n); }
+static inline uint64_t ctr_read(const uint64_t *c) { return at_load_u64_rlx(c); }
+
 /* ---- messages ------------------------------------------------------------
  * Allocated from size classes (64 B .. 4 KiB, header included).  The body
  * lives inline after the header while it fits, else in a malloc'd buffer. */
@@ -175,6 +181,8 @@ struct acto_ctx {
     ck_epoch_record_t *epoch;
     acto_cache_t cache;
     msgpack_zone *zone;            /* for acto_msg_unpack; lazily created */
+    /* Counters: written by the context's owner only, read by any thread
+     * (acto_runtime_stats, inspection) with ctr_read: ctr_add. */
     uint64_t spawned, exited, messages, dead_letters;
     struct acto_ctx *all_next;     /* runtime's list of contexts */
 };

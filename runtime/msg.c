@@ -235,7 +235,7 @@ int send_in(acto_ctx_t *ctx, acto_pid_t from, acto_pid_t to, acto_msg_t *m)
     ctx_epoch_begin(ctx);
     if (ACTO_UNLIKELY(!a || at_load_u64(&a->pid) != to)) {
         ctx_epoch_end(ctx);
-        ctx->dead_letters++;
+        ctr_add(&ctx->dead_letters, 1);
         msg_drop(ctx, m);
         return ACTO_ENOACTOR;
     }

@@ -332,18 +332,18 @@ int acto_runtime_stats(acto_runtime_t *rt, acto_stats_t *st)
     pthread_mutex_lock(&rt->ctx_lock);
     *st = rt->retired;
     for (acto_ctx_t *c = rt->contexts; c; c = c->all_next) {
-        st->spawned += c->spawned;
-        st->exited += c->exited;
-        st->messages += c->messages;
-        st->dead_letters += c->dead_letters;
+        st->spawned += ctr_read(&c->spawned);
+        st->exited += ctr_read(&c->exited);
+        st->messages += ctr_read(&c->messages);
+        st->dead_letters += ctr_read(&c->dead_letters);
     }
     pthread_mutex_unlock(&rt->ctx_lock);
     for (unsigned i = 0; i < rt->nworkers; i++) {
         const acto_worker_t *w = &rt->workers[i];
-        st->steals += w->steals;
-        st->stolen += w->stolen;
-        st->sleeps += w->sleeps;
-        st->wakeups += w->wakeups;
+        st->steals += ctr_read(&w->steals);
+        st->stolen += ctr_read(&w->stolen);
+        st->sleeps += ctr_read(&w->sleeps);
+        st->wakeups += ctr_read(&w->wakeups);
     }
     st->live = st->spawned - st->exited;
     st->workers = rt->nworkers;
@@ -355,11 +355,11 @@ int acto_runtime_worker_stats(acto_runtime_t *rt, unsigned i, acto_worker_stats_
     if (!rt || !st || i >= rt->nworkers)
         return ACTO_EINVAL;
     const acto_worker_t *w = &rt->workers[i];
-    st->messages = w->ctx.messages;
-    st->steals = w->steals;
-    st->stolen = w->stolen;
-    st->sleeps = w->sleeps;
-    st->wakeups = w->wakeups;
-    st->runs = w->runs;
+    st->messages = ctr_read(&w->ctx.messages);
+    st->steals = ctr_read(&w->steals);
+    st->stolen = ctr_read(&w->stolen);
+    st->sleeps = ctr_read(&w->sleeps);
+    st->wakeups = ctr_read(&w->wakeups);
+    st->runs = ctr_read(&w->runs);
     return 0;
 }

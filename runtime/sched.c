@@ -377,7 +377,7 @@ void *worker_main(void *arg)
             if (!a)
                 break;
         }
-        w->runs++;
+        ctr_add(&w->runs, 1);
         actor_run(ctx, a);
         if (++turns % EPOCH_TURNS == 0) {
             ck_epoch_end(ctx->epoch, NULL);
