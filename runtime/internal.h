@@ -240,6 +240,7 @@ struct acto_runtime {
     uint64_t gq_len;
 
     uint32_t nidle;                /* workers with park == PARKED */
+    uint64_t unparks;              /* times a worker left PARKED (W3, sched.c) */
     uint32_t nsearching;           /* workers looking for work */
     uint64_t refs;                 /* user refs (+ I/O, timers later) */
     uint32_t running;              /* run is executing */

@@ -26,10 +26,15 @@
  *      that sees nsearching > 0 relies on that searcher, which will itself
  *      pass W2 before it parks.
  *   W3 nidle is changed only by the worker itself (+1 on parking, -1 on
- *      leaving PARKED, before it touches any queue), so nidle == nworkers
- *      with every queue empty, no reference held and no cleanup pending
- *      means quiescence: no actor has a pending message.  The last worker
- *      to park checks this (queues first, then nidle) and ends the run.
+ *      leaving PARKED, then unparks+1, before it touches any queue), so
+ *      nidle == nworkers with every queue empty, no reference held and no
+ *      cleanup pending means quiescence: no actor has a pending message.
+ *      The last worker to park checks this and ends the run.  The words
+ *      are read one after another, so the check is a snapshot only if no
+ *      worker ran meanwhile: it reads unparks, then nidle (all parked),
+ *      then the queues, references and cleanups, then unparks again
+ *      (unchanged: nobody left PARKED).  A parked worker's `next` slot is
+ *      empty (it parks only after find_local found nothing).
  *      I/O keeps this true (proactor.h P6): every pending operation and
  *      armed timer holds a reference, dropped only after its completion
  *      message has been sent; and a worker reaps completions only while
@@ -275,16 +280,25 @@ static bool work_visible(acto_runtime_t *rt)
     return false;
 }
 
-/* W3: called by a worker that has just published PARKED. */
+/* W3: called by a worker that has just published PARKED.  Reading nidle
+ * last instead (as this once did) was no snapshot: a worker that was still
+ * running while the references and queues were read (arming a timer,
+ * filling its `next` slot) could park just before the nidle read, and the
+ * run ended with that work pending.  unparks is read before nidle, and a
+ * worker adds to it after leaving nidle: either order reversed lets a
+ * worker that wakes during the check go unseen. */
 static bool quiescent(acto_runtime_t *rt)
 {
+    uint64_t unparks = at_load_u64(&rt->unparks);
+    if (at_load_u32(&rt->nidle) != rt->nworkers)
+        return false;
     if (at_load_u64(&rt->refs) || work_visible(rt))
         return false;
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (at_load_u32(&rt->workers[i].deferred))
             return false;
     at_fence();
-    return at_load_u32(&rt->nidle) == rt->nworkers;
+    return at_load_u64(&rt->unparks) == unparks;
 }
 
 void sched_signal_done(acto_runtime_t *rt)
@@ -346,6 +360,7 @@ static acto_actor_t *idle(acto_worker_t *w)
             at_store_u64_rlx(&w->wakeups, w->wakeups + 1);
         }
         at_faa_u32(&rt->nidle, (uint32_t)-1);
+        at_faa_u64(&rt->unparks, 1);          /* W3: after nidle, before any work */
         epoch_poll(w);
     }
 }
