@@ -724,17 +724,6 @@ out:
 
 /* ---- pub/sub: the subjects with the most traffic ------------------------------------------ */
 
-static int cmp_traffic(const void *pa, const void *pb)
-{
-    const ttr_subject_t *a = *(const ttr_subject_t *const *)pa, *b = *(const ttr_subject_t *const *)pb;
-    uint64_t ta = a->publishes + a->deliveries, tb = b->publishes + b->deliveries;
-    if (ta != tb)
-        return ta > tb ? -1 : 1;
-    uint32_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
-    int c = n ? memcmp(a->name, b->name, n) : 0;
-    return c ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
-}
-
 /* "subjects": the TOP busiest (an empty list when the trace has no pub/sub
  * events: the page then shows no panel); "subjects_total": how many. */
 static int subjects(const rep_t *r)
@@ -746,7 +735,7 @@ static int subjects(const rep_t *r)
         return -1;
     for (size_t i = 0; i < m->nsubjects; i++)
         v[i] = &m->subjects[i];
-    qsort(v, m->nsubjects, sizeof *v, cmp_traffic);
+    qsort(v, m->nsubjects, sizeof *v, ttr_subject_cmp_traffic);
     fprintf(f, ",\n\"subjects_total\":%zu,\"subjects\":[", m->nsubjects);
     for (size_t i = 0; i < m->nsubjects && i < TOP; i++) {
         const ttr_subject_t *s = v[i];

@@ -107,17 +107,6 @@ static row_t *actor_rows(const ttr_model_t *m)
     return rows;
 }
 
-/* Subjects by traffic (publishes + deliveries), then by name. */
-static int cmp_traffic(const void *pa, const void *pb)
-{
-    const ttr_subject_t *a = *(const ttr_subject_t *const *)pa, *b = *(const ttr_subject_t *const *)pb;
-    uint64_t ta = a->publishes + a->deliveries, tb = b->publishes + b->deliveries;
-    if (ta != tb)
-        return ta > tb ? -1 : 1;
-    uint32_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
-    int c = n ? memcmp(a->name, b->name, n) : 0;
-    return c ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
-}
 
 static const ttr_subject_t **subject_rows(const ttr_model_t *m)
 {
@@ -125,7 +114,7 @@ static const ttr_subject_t **subject_rows(const ttr_model_t *m)
     for (size_t i = 0; v && i < m->nsubjects; i++)
         v[i] = &m->subjects[i];
     if (v)
-        qsort(v, m->nsubjects, sizeof *v, cmp_traffic);
+        qsort(v, m->nsubjects, sizeof *v, ttr_subject_cmp_traffic);
     return v;
 }
 

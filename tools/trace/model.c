@@ -746,3 +746,14 @@ void ttr_json_str(FILE *f, const char *s, size_t n)
     }
     fputc('"', f);
 }
+
+int ttr_subject_cmp_traffic(const void *pa, const void *pb)
+{
+    const ttr_subject_t *a = *(const ttr_subject_t *const *)pa, *b = *(const ttr_subject_t *const *)pb;
+    uint64_t ta = a->publishes + a->deliveries, tb = b->publishes + b->deliveries;
+    if (ta != tb)
+        return ta > tb ? -1 : 1;
+    uint32_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
+    int c = n ? memcmp(a->name, b->name, n) : 0;
+    return c ? c : (a->nlen > b->nlen) - (a->nlen < b->nlen);
+}

@@ -161,6 +161,9 @@ ttr_actor_t *ttr_actor(const ttr_model_t *m, uint64_t pid);
 ttr_msg_t *ttr_message(const ttr_model_t *m, uint64_t id);
 /* The subject row of a PUBLISH or DELIVER record's subject, or NULL. */
 ttr_subject_t *ttr_subject(const ttr_model_t *m, const char *name, uint32_t nlen);
+/* qsort order for an array of ttr_subject_t pointers: most traffic
+ * (publishes + deliveries) first, then by name. */
+int ttr_subject_cmp_traffic(const void *pa, const void *pb);
 
 /* ---- streaming: messages and export on traces too big to hold ------------- */
 
