@@ -85,22 +85,9 @@ cmake --build "$build" -j "$JOBS" >&2
 B=$build/bench
 
 # ---- run ----------------------------------------------------------------------------
-# median: read "KEY VALUE" lines, print "KEY MEDIAN" in first-seen key order
-# (the lower middle value for an even number of runs).
+# median: "WORKLOAD METRIC VALUE" lines in, "WORKLOAD METRIC MEDIAN" out.
 median() {
-    awk '{ if (!($1 in n)) order[++k] = $1; v[$1, ++n[$1]] = $2 }
-         END {
-             for (i = 1; i <= k; i++) {
-                 key = order[i]; c = n[key]
-                 for (a = 1; a <= c; a++) x[a] = v[key, a]
-                 for (a = 2; a <= c; a++) {          # insertion sort, by value
-                     t = x[a]; b = a - 1
-                     while (b >= 1 && x[b] + 0 > t + 0) { x[b + 1] = x[b]; b-- }
-                     x[b + 1] = t
-                 }
-                 print key, x[int((c + 1) / 2)]      # as the program printed it
-             }
-         }'
+    awk -f "$repo/bench/median.awk"
 }
 
 for w in "${workloads[@]}"; do
@@ -113,9 +100,8 @@ for w in "${workloads[@]}"; do
                 exit 1
             fi
             echo "$out" | sed 's/^/run.sh:   /' >&2
-            # "WORKLOAD METRIC VALUE" -> "WORKLOAD|METRIC VALUE"
-            results+=$(echo "$out" | awk 'NF == 3 { print $1 "|" $2, $3 }')$'\n'
+            results+=$(echo "$out" | awk 'NF == 3')$'\n'   # WORKLOAD METRIC VALUE
         done
     done < <(workload_cmds "$w")
-    printf '%s' "$results" | grep -v '^$' | median | awk '{ sub(/\|/, " ", $1); print "acto", $1, $2 }'
+    printf '%s' "$results" | median | sed 's/^/acto /'
 done

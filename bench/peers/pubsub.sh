@@ -69,18 +69,8 @@ for peer in "${peers[@]}"; do
             echo "$out" | sed 's/^/pubsub.sh:   /' >&2
             results+=$out$'\n'
         done
-        # median per metric (lower middle for an even count), first-seen order
-        printf '%s' "$results" | awk -v peer="$peer" 'NF == 3 {
-                if (!($2 in n)) order[++k] = $2; v[$2, ++n[$2]] = $3; name = $1 }
-            END {
-                for (i = 1; i <= k; i++) {
-                    m = order[i]; c = n[m]
-                    for (a = 1; a <= c; a++) x[a] = v[m, a]
-                    for (a = 2; a <= c; a++) { t = x[a]; b = a - 1
-                        while (b >= 1 && x[b] + 0 > t + 0) { x[b + 1] = x[b]; b-- }
-                        x[b + 1] = t }
-                    print peer, name, m, x[int((c + 1) / 2)]
-                }
-            }'
+        # median per metric (bench/median.awk), as PEER WORKLOAD METRIC VALUE
+        printf '%s' "$results" | awk 'NF == 3' | awk -f "$repo/bench/median.awk" |
+            sed "s/^/$peer /"
     done
 done

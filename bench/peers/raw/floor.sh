@@ -31,7 +31,7 @@ if [[ ! -x $bin ]]; then
 fi
 ulimit -n "$(ulimit -Hn)"
 port=7491
-rates=() cpus=()
+results=
 for ((r = 1; r <= runs; r++)); do
     out=$(mktemp)
     taskset -c 0 "$bin" send "$port" 10000 200000 "$batch" >"$out" &
@@ -42,8 +42,6 @@ for ((r = 1; r <= runs; r++)); do
     read -r _ _ rate _ cpu <"$out"
     rm -f "$out"
     echo "floor.sh: run $r (load $(cut -d' ' -f1 /proc/loadavg)): $rate msgs/s, $cpu ns/msg" >&2
-    rates+=("$rate") cpus+=("$cpu")
+    results+="deliveries_per_s $rate"$'\n'"cpu_ns_per_msg $cpu"$'\n'
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
-echo "raw-floor pubsub-10k-subs deliveries_per_s $(median "${rates[@]}")"
-echo "raw-floor pubsub-10k-subs cpu_ns_per_msg $(median "${cpus[@]}")"
+printf '%s' "$results" | awk -f "$repo/bench/median.awk" | sed 's/^/raw-floor pubsub-10k-subs /'
